@@ -1,0 +1,47 @@
+"""reparam: reparameterization gradients and their rivals, in PyTorch.
+
+The companion package of the book *The Reparameterization Trick*. Every chapter of the
+book imports it; every public function is tested against an independent oracle.
+
+Modules, one idea each:
+
+- :mod:`reparam.montecarlo` — Monte Carlo means and standard errors.
+- :mod:`reparam.normal` — the Gaussian reparameterization z = μ + σ·ε.
+- :mod:`reparam.costs` — test costs with closed-form Gaussian expectations.
+- :mod:`reparam.quadrature` — Gauss–Hermite expectations.
+- :mod:`reparam.plotting` — the book's figures.
+"""
+
+from reparam import plotting
+from reparam.costs import (
+    GaussianTestCost,
+    constant_cost,
+    cosine_cost,
+    exact_gradient,
+    exp_quadratic_cost,
+    linear_cost,
+    quadratic_cost,
+)
+from reparam.montecarlo import MonteCarloEstimate, summarize
+from reparam.normal import normal_log_prob, normal_rsample, standard_normal
+from reparam.quadrature import gauss_hermite_expectation
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GaussianTestCost",
+    "MonteCarloEstimate",
+    "__version__",
+    "constant_cost",
+    "cosine_cost",
+    "exact_gradient",
+    "exp_quadratic_cost",
+    "gauss_hermite_expectation",
+    "linear_cost",
+    "normal_log_prob",
+    "normal_rsample",
+    "plotting",
+    "quadratic_cost",
+    "standard_normal",
+    "summarize",
+]

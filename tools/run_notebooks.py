@@ -1,0 +1,67 @@
+"""Execute notebooks top to bottom in a fresh kernel and store their outputs in place.
+
+Usage (from the repository root)::
+
+    python tools/run_notebooks.py                 # every notebook in book/
+    python tools/run_notebooks.py book/foo.ipynb  # just these
+
+Each notebook runs in its own fresh ``python3`` kernel with ``book/`` as working directory,
+exactly as the book build and nbval run it. Cells tagged ``raises-exception`` may fail; any
+other error stops with a non-zero exit. The time each notebook takes is printed, so this
+script doubles as the benchmark of the 20-second-per-notebook budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+BUDGET_SECONDS = 20.0
+
+
+def run(path: Path, timeout: int) -> float:
+    notebook = nbformat.read(path, as_version=4)
+    notebook.metadata["kernelspec"] = {
+        "display_name": "Python 3",
+        "language": "python",
+        "name": "python3",
+    }
+    client = NotebookClient(
+        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    # Drop the per-run timing metadata nbclient adds, so re-running does not change the file.
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)
+    nbformat.write(notebook, path)
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    parser.add_argument("--timeout", type=int, default=300, help="seconds allowed per cell")
+    args = parser.parse_args(argv)
+    paths = args.notebooks or sorted(
+        p for p in (ROOT / "book").rglob("*.ipynb") if "_build" not in p.parts and ".ipynb_checkpoints" not in p.parts
+    )
+    over_budget = []
+    for path in paths:
+        seconds = run(path, args.timeout)
+        flag = "" if seconds <= BUDGET_SECONDS else f"  (over the {BUDGET_SECONDS:.0f} s budget)"
+        print(f"{seconds:6.1f} s  {path.relative_to(ROOT) if path.is_absolute() else path}{flag}")
+        if seconds > BUDGET_SECONDS:
+            over_budget.append(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
