@@ -6,6 +6,7 @@ book imports it; every public function is tested against an independent oracle.
 Modules, one idea each:
 
 - :mod:`reparam.montecarlo` — Monte Carlo means and standard errors.
+- :mod:`reparam.reparameterization` — the sampling path z = g(ε; θ) every estimator uses.
 - :mod:`reparam.normal` — the Gaussian reparameterization z = μ + σ·ε.
 - :mod:`reparam.costs` — test costs with closed-form Gaussian expectations.
 - :mod:`reparam.quadrature` — Gauss–Hermite expectations.
@@ -23,14 +24,18 @@ from reparam.costs import (
     quadratic_cost,
 )
 from reparam.montecarlo import MonteCarloEstimate, summarize
-from reparam.normal import normal_log_prob, normal_rsample, standard_normal
+from reparam.normal import NORMAL, normal_log_prob, normal_rsample, standard_normal
 from reparam.quadrature import gauss_hermite_expectation
+from reparam.reparameterization import Parameter, Reparameterization
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "NORMAL",
     "GaussianTestCost",
     "MonteCarloEstimate",
+    "Parameter",
+    "Reparameterization",
     "__version__",
     "constant_cost",
     "cosine_cost",

@@ -63,7 +63,7 @@ def check_callable(function: Any, name: str = "cost") -> Callable[..., Tensor]:
     """Raise ``TypeError`` unless ``function`` is callable."""
     if not callable(function):
         raise TypeError(f"{name} must be callable, got {type(function).__name__}")
-    return function  # type: ignore[no-any-return]
+    return function
 
 
 def check_generator(generator: Any, name: str = "generator") -> torch.Generator | None:

@@ -129,12 +129,12 @@ def exact_gradient(
     Returns:
         ``(d_loc, d_scale)``, each of the broadcast shape of ``loc`` and ``scale``.
     """
-    loc = check_finite(as_tensor(loc, "loc"), "loc")
-    scale = check_positive(as_tensor(scale, "scale", like=loc), "scale")
-    loc, scale = torch.broadcast_tensors(loc.detach(), scale.detach())
-    loc = loc.clone().requires_grad_(True)
-    scale = scale.clone().requires_grad_(True)
+    loc_t = check_finite(as_tensor(loc, "loc"), "loc")
+    scale_t = check_positive(as_tensor(scale, "scale", like=loc_t), "scale")
+    loc_t, scale_t = torch.broadcast_tensors(loc_t.detach(), scale_t.detach())
+    loc_t = loc_t.clone().requires_grad_(True)
+    scale_t = scale_t.clone().requires_grad_(True)
     with torch.enable_grad():
-        value = cost.expectation(loc, scale)
-        d_loc, d_scale = torch.autograd.grad(value.sum(), (loc, scale))
+        value = cost.expectation(loc_t, scale_t)
+        d_loc, d_scale = torch.autograd.grad(value.sum(), (loc_t, scale_t))
     return d_loc, d_scale

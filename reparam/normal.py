@@ -9,20 +9,22 @@ floating dtype: the output follows ``loc``.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from reparam._validation import (
-    as_tensor,
-    broadcast_parameters,
-    check_finite,
-    check_generator,
-    check_num_samples,
-    check_positive,
-)
+from reparam._validation import as_tensor, check_generator, check_positive
+from reparam.reparameterization import Parameter, Reparameterization, positive, real
 
-__all__ = ["normal_log_prob", "normal_rsample", "standard_normal"]
+__all__ = [
+    "NORMAL",
+    "NormalReparameterization",
+    "normal_log_prob",
+    "normal_rsample",
+    "standard_normal",
+]
 
 
 def standard_normal(
@@ -62,14 +64,7 @@ def normal_rsample(
         Tensor of shape ``(num_samples, *batch_shape)``, differentiable in ``loc`` and
         ``scale``, on ``loc``'s device and with its dtype.
     """
-    loc = check_finite(as_tensor(loc, "loc"), "loc")
-    scale = check_positive(as_tensor(scale, "scale", like=loc), "scale")
-    loc, scale = broadcast_parameters(loc=loc, scale=scale)
-    num_samples = check_num_samples(num_samples)
-    eps = standard_normal(
-        (num_samples, *loc.shape), generator=generator, dtype=loc.dtype, device=loc.device
-    )
-    return loc + scale * eps
+    return NORMAL.rsample(num_samples, generator=generator, loc=loc, scale=scale)
 
 
 def normal_log_prob(value: Tensor, loc: Tensor | float, scale: Tensor | float) -> Tensor:
@@ -78,3 +73,28 @@ def normal_log_prob(value: Tensor, loc: Tensor | float, scale: Tensor | float) -
     scale = check_positive(as_tensor(scale, "scale", like=value), "scale")
     standardized = (value - loc) / scale
     return -0.5 * standardized.square() - scale.log() - 0.5 * math.log(2 * math.pi)
+
+
+@dataclass(frozen=True)
+class NormalReparameterization(Reparameterization):
+    """N(loc, scale²) as z = loc + scale · eps with eps ~ N(0, 1) (location-scale path)."""
+
+    name: str = "Normal"
+    parameters: tuple[Parameter, ...] = (Parameter("loc", real), Parameter("scale", positive))
+
+    def sample_base(
+        self, num_samples: int, params: Mapping[str, Tensor], generator: torch.Generator | None
+    ) -> Tensor:
+        loc = params["loc"]
+        shape = (num_samples, *self.batch_shape(params))
+        return standard_normal(shape, generator=generator, dtype=loc.dtype, device=loc.device)
+
+    def transform(self, eps: Tensor, params: Mapping[str, Tensor]) -> Tensor:
+        return params["loc"] + params["scale"] * eps
+
+    def log_prob(self, value: Tensor, params: Mapping[str, Tensor]) -> Tensor:
+        return normal_log_prob(value, params["loc"], params["scale"])
+
+
+#: The Gaussian sampling path, shared by the estimators and the catalog.
+NORMAL = NormalReparameterization()

@@ -54,7 +54,7 @@ _RC = {
 @contextmanager
 def book_style() -> Iterator[None]:
     """Context manager applying the book's matplotlib style."""
-    with mpl.rc_context(_RC):
+    with mpl.rc_context(_RC):  # type: ignore[arg-type]
         yield
 
 
@@ -137,7 +137,7 @@ def plot_estimator_histograms(
         ):
             ax.hist(
                 np.asarray(values, dtype=float).ravel(),
-                bins=edges,
+                bins=edges.tolist(),
                 density=True,
                 histtype="stepfilled",
                 alpha=0.45,

@@ -46,11 +46,11 @@ def gauss_hermite_expectation(
     """
     if isinstance(degree, bool) or not isinstance(degree, int) or not 1 <= degree <= 250:
         raise ValueError(f"degree must be an int between 1 and 250, got {degree!r}")
-    loc = check_finite(as_tensor(loc, "loc"), "loc")
-    scale = check_positive(as_tensor(scale, "scale", like=loc), "scale")
-    loc, scale = torch.broadcast_tensors(loc, scale)
+    loc_t = check_finite(as_tensor(loc, "loc"), "loc")
+    scale_t = check_positive(as_tensor(scale, "scale", like=loc_t), "scale")
+    loc_t, scale_t = torch.broadcast_tensors(loc_t, scale_t)
     nodes_np, weights_np = _hermite_rule(degree)
-    shape = (degree,) + (1,) * loc.dim()
-    nodes = torch.as_tensor(nodes_np, dtype=loc.dtype, device=loc.device).reshape(shape)
-    weights = torch.as_tensor(weights_np, dtype=loc.dtype, device=loc.device).reshape(shape)
-    return (weights * function(loc + scale * nodes)).sum(dim=0)
+    shape = (degree,) + (1,) * loc_t.dim()
+    nodes = torch.as_tensor(nodes_np, dtype=loc_t.dtype, device=loc_t.device).reshape(shape)
+    weights = torch.as_tensor(weights_np, dtype=loc_t.dtype, device=loc_t.device).reshape(shape)
+    return (weights * function(loc_t + scale_t * nodes)).sum(dim=0)
