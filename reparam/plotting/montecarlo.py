@@ -1,61 +1,16 @@
-"""Figures for the book, drawn with matplotlib in a colour-blind-safe palette.
-
-Every figure of the book comes from a function here, so that notebooks only narrate.
-Colours come from the Okabe–Ito palette (Okabe & Ito, 2008), distinguishable under the
-common forms of colour-vision deficiency; lines also differ by marker or dash so that
-figures survive greyscale printing.
-"""
+"""Figures about Monte Carlo estimates (book chapter "Gradients of expectations")."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
-import matplotlib as mpl
-import matplotlib.pyplot as plt
 import numpy as np
-from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-__all__ = [
-    "COLORS",
-    "LINESTYLES",
-    "book_style",
-    "plot_error_vs_samples",
-    "plot_estimator_histograms",
-]
+from reparam.plotting.style import COLORS, book_style, new_axes
 
-#: The Okabe–Ito palette, minus yellow (too light on white backgrounds).
-COLORS: dict[str, str] = {
-    "blue": "#0072B2",
-    "vermillion": "#D55E00",
-    "green": "#009E73",
-    "purple": "#CC79A7",
-    "orange": "#E69F00",
-    "sky": "#56B4E9",
-    "black": "#000000",
-}
-LINESTYLES: tuple[str, ...] = ("-", "--", "-.", ":")
-
-_RC = {
-    "axes.prop_cycle": cycler(color=list(COLORS.values())),
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "figure.dpi": 100,
-    "savefig.dpi": 150,
-    "font.size": 10,
-    "legend.frameon": False,
-}
-
-
-@contextmanager
-def book_style() -> Iterator[None]:
-    """Context manager applying the book's matplotlib style."""
-    with mpl.rc_context(_RC):  # type: ignore[arg-type]
-        yield
+__all__ = ["plot_error_vs_samples", "plot_estimator_histograms"]
 
 
 def plot_error_vs_samples(
@@ -87,10 +42,7 @@ def plot_error_vs_samples(
             f"{n.shape}, {errors.shape}, {std_err.shape}"
         )
     with book_style():
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(6, 4))
-        else:
-            fig = ax.figure  # type: ignore[assignment]
+        fig, ax = new_axes(ax)
         ax.loglog(n, errors, "o", color=COLORS["blue"], label=label)
         ax.loglog(n, std_err, "-", color=COLORS["vermillion"], label="reported standard error")
         ax.loglog(
@@ -126,10 +78,7 @@ def plot_estimator_histograms(
     if not estimates:
         raise ValueError("estimates must name at least one estimator")
     with book_style():
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(6, 4))
-        else:
-            fig = ax.figure  # type: ignore[assignment]
+        fig, ax = new_axes(ax)
         pooled = np.concatenate([np.asarray(v, dtype=float).ravel() for v in estimates.values()])
         edges = np.histogram_bin_edges(pooled, bins=bins)
         for (name, values), color, hatch in zip(

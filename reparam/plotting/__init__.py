@@ -1,0 +1,18 @@
+"""The book's figures, one module per topic, all in the style of :mod:`reparam.plotting.style`.
+
+Colours come from the Okabe–Ito palette, distinguishable under the common forms of
+colour-vision deficiency; lines also differ by marker or dash so that figures survive
+greyscale printing. Every figure function labels its axes and returns the figure.
+"""
+
+from reparam.plotting.montecarlo import plot_error_vs_samples, plot_estimator_histograms
+from reparam.plotting.style import COLORS, LINESTYLES, book_style, new_axes
+
+__all__ = [
+    "COLORS",
+    "LINESTYLES",
+    "book_style",
+    "new_axes",
+    "plot_error_vs_samples",
+    "plot_estimator_histograms",
+]
