@@ -56,8 +56,9 @@ def constant_cost(c: float = 1.0) -> GaussianTestCost:
     return GaussianTestCost(
         name=f"constant(c={c:g})",
         latex=f"{c:g}",
-        function=lambda z: torch.full_like(z, c),
-        expectation=lambda loc, scale: torch.full_like(loc + scale, c),
+        # Written as arithmetic on the inputs (not torch.full_like) so autograd sees them.
+        function=lambda z: 0.0 * z + c,
+        expectation=lambda loc, scale: 0.0 * (loc + scale) + c,
         lipschitz=0.0,
     )
 
