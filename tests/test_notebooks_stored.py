@@ -1,0 +1,134 @@
+"""The notebooks as stored: executed top to bottom, clean outputs, complete chapter anatomy.
+
+Strict nbval (run on ``book/`` by the same pytest command) checks that re-executing each notebook
+reproduces its stored outputs; these tests check what nbval does not: how the outputs were made
+and what a reader will see.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+NOTEBOOKS = sorted(
+    p
+    for p in BOOK.rglob("*.ipynb")
+    if "_build" not in p.parts and ".ipynb_checkpoints" not in p.parts
+)
+# Machine-specific text: memory addresses, kernel temp files, absolute paths.
+MACHINE_SPECIFIC = re.compile(r"0x[0-9a-fA-F]{6,}|ipykernel_\d+|(?:^|[\s'\"(=])/(?:[\w.-]+/){2,}")
+# A raw float repr (many digits) in a printed output: print rounded values instead.
+RAW_FLOAT = re.compile(r"\d\.\d{9,}")
+
+
+def toc_files() -> set[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = {toc["root"]}
+    for part in toc.get("parts", []):
+        for chapter in part.get("chapters", []):
+            files.add(chapter["file"])
+            files.update(section["file"] for section in chapter.get("sections", []))
+    return files
+
+
+def code_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    return [c for c in notebook.cells if c.cell_type == "code" and c.source.strip()]
+
+
+def output_text(output: nbformat.NotebookNode) -> str:
+    text = output.get("text", "")
+    data = output.get("data", {})
+    return (
+        text
+        + data.get("text/plain", "")
+        + "".join(
+            v for k, v in data.items() if k.startswith("application/papermill.record/text/plain")
+        )
+    )
+
+
+def test_there_are_notebooks() -> None:
+    assert NOTEBOOKS, "no notebooks found in book/"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_in_the_table_of_contents(path: Path) -> None:
+    assert path.relative_to(ROOT).with_suffix("").as_posix() in toc_files()
+
+
+def test_every_toc_entry_exists() -> None:
+    for entry in toc_files():
+        candidates = [ROOT / f"{entry}{suffix}" for suffix in (".ipynb", ".md")]
+        assert any(c.exists() for c in candidates), f"_toc.yml names {entry}, which does not exist"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+class TestStoredNotebook:
+    def test_kernelspec(self, path: Path) -> None:
+        notebook = nbformat.read(path, as_version=4)
+        assert notebook.metadata["kernelspec"]["name"] == "python3"
+
+    def test_executed_top_to_bottom_in_one_kernel(self, path: Path) -> None:
+        counts = [c.execution_count for c in code_cells(nbformat.read(path, as_version=4))]
+        assert counts == list(range(1, len(counts) + 1))
+
+    def test_errors_only_where_tagged(self, path: Path) -> None:
+        for index, cell in enumerate(code_cells(nbformat.read(path, as_version=4))):
+            tagged = "raises-exception" in cell.metadata.get("tags", [])
+            has_error = any(o.output_type == "error" for o in cell.outputs)
+            assert has_error == tagged, (
+                f"code cell {index}: error stored={has_error}, tagged={tagged}"
+            )
+
+    def test_outputs_are_portable_and_rounded(self, path: Path) -> None:
+        for index, cell in enumerate(code_cells(nbformat.read(path, as_version=4))):
+            for output in cell.outputs:
+                if output.output_type == "error":
+                    continue
+                text = output_text(output)
+                assert not MACHINE_SPECIFIC.search(text), f"cell {index}: machine-specific output"
+                if "nbval-ignore-output" not in cell.metadata.get("tags", []):
+                    match = RAW_FLOAT.search(text)
+                    assert not match, f"cell {index}: unrounded number {match.group(0)!r}"
+
+    def test_figures_have_alt_text(self, path: Path) -> None:
+        for index, cell in enumerate(code_cells(nbformat.read(path, as_version=4))):
+            has_image = any(k.startswith("image/") for o in cell.outputs for k in o.get("data", {}))
+            if has_image:
+                alt = cell.metadata.get("mystnb", {}).get("image", {}).get("alt", "")
+                assert len(alt) > 20, f"cell {index} draws a figure without alt text"
+
+    def test_plotting_cells_end_with_show(self, path: Path) -> None:
+        for index, cell in enumerate(code_cells(nbformat.read(path, as_version=4))):
+            if any(k.startswith("image/") for o in cell.outputs for k in o.get("data", {})):
+                assert cell.source.rstrip().endswith("plt.show()"), f"cell {index}"
+
+    def test_chapter_anatomy(self, path: Path) -> None:
+        notebook = nbformat.read(path, as_version=4)
+        markdown = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+        assert re.match(r"\(chapter-[a-z0-9-]+\)=\n# ", notebook.cells[0].source), (
+            "a chapter opens with its label and title"
+        )
+        for heading in ("Learning goals", "## Summary", "## Exercises", "## References"):
+            assert heading in markdown, f"missing {heading!r}"
+        exercises = re.findall(r"```\{exercise\}\n:label: (\S+)", markdown)
+        solutions = re.findall(r"```\{solution-start\} (\S+)\n:class: dropdown", markdown)
+        assert exercises, "a chapter has exercises"
+        assert sorted(exercises) == sorted(solutions), "every exercise has a folded solution"
+        assert markdown.count("{solution-start}") == markdown.count("{solution-end}")
+
+    def test_no_site_only_macros(self, path: Path) -> None:
+        # Notebooks must render in Jupyter too, where the site's MathJax macros do not exist.
+        notebook = nbformat.read(path, as_version=4)
+        for cell in notebook.cells:
+            if cell.cell_type == "markdown":
+                found = re.search(
+                    r"\\(E|Var|Cov|R|N|U|KL|ELBO|diff|given)(?![A-Za-z])", cell.source
+                )
+                assert not found, f"site macro {found.group(0) if found else ''} in a notebook"

@@ -1,0 +1,262 @@
+"""The book builds from clean with zero warnings, and the site works in a real browser.
+
+One module-scoped build (into a temporary directory, so the working tree stays clean) feeds
+every test here; pytest-xdist's ``--dist loadfile`` keeps them in one worker.
+
+The browser test serves the site on 127.0.0.1 and opens every page in headless Chromium
+(Debian's ``chromium`` package, driven by Playwright; no browser is downloaded). Without
+Chromium it is skipped with instructions, unless ``REQUIRE_BROWSER=1`` (set by ``.ci/run``),
+in which case it fails.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlparse
+
+import pytest
+from bs4 import BeautifulSoup
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
+# Chromium's own background traffic is switched off so that only the page's requests remain.
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Build the book from clean into a temporary directory and return the HTML root."""
+    output = tmp_path_factory.mktemp("book")
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    command = [
+        str(jupyter_book) if jupyter_book.exists() else "jupyter-book",
+        "build",
+        str(ROOT),
+        "-W",
+        "-n",
+        "--keep-going",
+        "--path-output",
+        str(output),
+    ]
+    start = time.perf_counter()
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    print(f"book build took {seconds:.1f} s")
+    log = result.stdout + result.stderr
+    warnings = [
+        line for line in log.splitlines() if "WARNING" in line and "IPKernelApp" not in line
+    ]
+    assert result.returncode == 0 and not warnings, "book build failed:\n" + "\n".join(
+        warnings or log.splitlines()[-60:]
+    )
+    return output / "_build" / "html"
+
+
+def html_pages(site: Path) -> list[Path]:
+    return sorted(
+        p for p in site.rglob("*.html") if not {"_static", "_sources", "_images"} & set(p.parts)
+    )
+
+
+def redirect_target(page: Path) -> str | None:
+    """The URL a meta-refresh page (the site's root index.html) sends the reader to."""
+    soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+    meta = soup.find("meta", attrs={"http-equiv": lambda v: v and v.lower() == "refresh"})
+    if meta is None:
+        return None
+    content = str(meta.get("content", ""))
+    return content.split("url=", 1)[-1].strip() if "url=" in content.lower() else content
+
+
+def test_redirects_resolve(site: Path) -> None:
+    for page in html_pages(site):
+        target = redirect_target(page)
+        if target is not None:
+            assert (page.parent / target).resolve().is_file(), f"{page.name} -> {target}"
+
+
+def test_build_has_every_chapter(site: Path) -> None:
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    expected = [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    for docname in expected:
+        assert (site / f"{docname}.html").is_file(), f"{docname} was not built"
+    assert (site / "_static" / "mathjax" / "tex-chtml.js").is_file()
+
+
+def test_no_stray_files_built(site: Path) -> None:
+    built = {p.relative_to(site).as_posix() for p in html_pages(site)}
+    stray = {p for p in built if not p.startswith(("book/", "genindex", "search", "index"))}
+    assert not stray, f"files outside the table of contents were built: {sorted(stray)}"
+
+
+def test_every_internal_link_resolves(site: Path) -> None:
+    ids: dict[Path, set[str]] = {}
+
+    def anchors(page: Path) -> set[str]:
+        if page not in ids:
+            soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+            ids[page] = {tag["id"] for tag in soup.find_all(id=True)}  # type: ignore[misc]
+        return ids[page]
+
+    broken = []
+    for page in html_pages(site):
+        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+        for link in soup.find_all("a", href=True):
+            href = str(link["href"])
+            parsed = urlparse(href)
+            if parsed.scheme or href.startswith(("mailto:", "javascript:")):
+                continue
+            target = page if not parsed.path else (page.parent / unquote(parsed.path)).resolve()
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.is_file():
+                broken.append(f"{page.relative_to(site)} -> {href}")
+            elif parsed.fragment and target.suffix == ".html":
+                if unquote(parsed.fragment) not in anchors(target):
+                    broken.append(f"{page.relative_to(site)} -> {href} (no such anchor)")
+    assert not broken, "broken internal links:\n" + "\n".join(broken[:40])
+
+
+def test_every_image_has_alt_text(site: Path) -> None:
+    missing = []
+    for page in html_pages(site):
+        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+        for image in soup.find_all("img"):
+            if not str(image.get("alt", "")).strip():
+                missing.append(f"{page.relative_to(site)}: {image.get('src')}")
+    assert not missing, "images without alt text:\n" + "\n".join(missing)
+
+
+# --- the real browser ---------------------------------------------------------------------
+
+
+def find_chromium() -> str | None:
+    for name in CHROMIUM_CANDIDATES:
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.fixture(scope="module")
+def server(site: Path) -> Iterator[str]:
+    handler = functools.partial(QuietHandler, directory=str(site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+# Waits for MathJax (if the page loads it) to finish typesetting, then reports what a reader sees.
+INSPECT_PAGE = """
+async () => {
+  if (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise) {
+    await window.MathJax.startup.promise;
+  }
+  const math = Array.from(document.querySelectorAll('.math'));
+  const untypeset = math.filter(el => !el.querySelector('mjx-container'))
+                        .map(el => el.textContent.slice(0, 60));
+  const errors = Array.from(document.querySelectorAll('mjx-merror'))
+                      .map(el => el.getAttribute('data-mjx-error') || el.textContent);
+  const text = document.body.innerText;
+  const raw = (text.match(/\\\\\\(|\\\\\\[/g) || []).length;
+  const noAlt = Array.from(document.images).filter(i => !i.alt || !i.alt.trim()).map(i => i.src);
+  const broken = Array.from(document.images).filter(i => i.complete && i.naturalWidth === 0)
+                      .map(i => i.src);
+  return {math: math.length, untypeset, errors, raw, noAlt, broken};
+}
+"""
+
+
+def test_pages_in_headless_chromium(site: Path, server: str) -> None:
+    chromium = find_chromium()
+    if chromium is None:
+        message = (
+            "Chromium not found. Install it to run the browser test: "
+            "`sudo apt-get install chromium` (Debian/Ubuntu) or set up any Chromium on PATH."
+        )
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    host = urlparse(server).netloc
+    foreign: list[str] = []
+    console_errors: list[str] = []
+    problems: list[str] = []
+    typeset_pages = 0
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        context = browser.new_context()
+
+        def guard(route, request):  # type: ignore[no-untyped-def]
+            # Anything not served by our own server is recorded and refused.
+            if urlparse(request.url).netloc == host or request.url.startswith("data:"):
+                route.continue_()
+            else:
+                foreign.append(request.url)
+                route.abort()
+
+        context.route("**/*", guard)
+        page = context.new_page()
+        page.on(
+            "console",
+            lambda msg: (
+                console_errors.append(f"{page.url}: {msg.text}") if msg.type == "error" else None
+            ),
+        )
+        page.on("pageerror", lambda error: console_errors.append(f"{page.url}: {error}"))
+        for path in html_pages(site):
+            if redirect_target(path) is not None:
+                continue  # a meta refresh; checked by test_redirects_resolve
+            url = urljoin(server, path.relative_to(site).as_posix())
+            response = page.goto(url, wait_until="load")
+            assert response is not None and response.ok, f"{url}: HTTP error"
+            report = page.evaluate(INSPECT_PAGE)
+            name = path.relative_to(site).as_posix()
+            if report["untypeset"]:
+                problems.append(f"{name}: math not typeset: {report['untypeset'][:3]}")
+            if report["errors"]:
+                problems.append(f"{name}: MathJax errors: {report['errors'][:3]}")
+            if report["raw"]:
+                problems.append(f"{name}: {report['raw']} raw \\( or \\[ delimiters left")
+            if report["noAlt"]:
+                problems.append(f"{name}: images without alt text: {report['noAlt'][:3]}")
+            if report["broken"]:
+                problems.append(f"{name}: images that failed to load: {report['broken'][:3]}")
+            typeset_pages += report["math"] > 0
+        browser.close()
+    assert not foreign, "requests to other hosts:\n" + "\n".join(sorted(set(foreign))[:20])
+    assert not console_errors, "console errors:\n" + "\n".join(console_errors[:20])
+    assert not problems, "\n".join(problems[:40])
+    assert typeset_pages >= 2, "expected typeset mathematics on the chapter pages"

@@ -1,0 +1,44 @@
+"""Static checks as tests, so the README's one test command runs them too:
+ruff (lint and format) and mypy (strict) over the package, the tests and the tools;
+and the README names every chapter of the table of contents."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CODE = ["reparam", "tests", "tools", "book/_ext"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+
+
+def test_ruff_lint() -> None:
+    result = run("ruff", "check", *CODE)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format() -> None:
+    result = run("ruff", "format", "--check", *CODE)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_strict() -> None:
+    result = run("mypy")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_readme_lists_every_chapter() -> None:
+    readme = (ROOT / "README.md").read_text()
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    for part in toc["parts"]:
+        for chapter in part["chapters"]:
+            stem = Path(chapter["file"]).name
+            assert stem in readme, f"README's chapter list does not mention {chapter['file']}"
