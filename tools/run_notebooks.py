@@ -4,6 +4,7 @@ Usage (from the repository root)::
 
     python tools/run_notebooks.py                 # every notebook in book/
     python tools/run_notebooks.py book/foo.ipynb  # just these
+    python tools/run_notebooks.py --no-write      # only time them (the notebook benchmark)
 
 Each notebook runs in its own fresh ``python3`` kernel with ``book/`` as working directory,
 exactly as the book build and nbval run it. Cells tagged ``raises-exception`` may fail; any
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BUDGET_SECONDS = 20.0
 
 
-def run(path: Path, timeout: int) -> float:
+def run(path: Path, timeout: int, write: bool = True) -> float:
     notebook = nbformat.read(path, as_version=4)
     notebook.metadata["kernelspec"] = {
         "display_name": "Python 3",
@@ -44,7 +45,8 @@ def run(path: Path, timeout: int) -> float:
     # Drop the per-run timing metadata nbclient adds, so re-running does not change the file.
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)
-    nbformat.write(notebook, path)
+    if write:
+        nbformat.write(notebook, path)
     return seconds
 
 
@@ -52,6 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--timeout", type=int, default=300, help="seconds allowed per cell")
+    parser.add_argument(
+        "--no-write",
+        action="store_true",
+        help="only time the notebooks; leave the files as they are",
+    )
     args = parser.parse_args(argv)
     paths = args.notebooks or sorted(
         p
@@ -59,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         if "_build" not in p.parts and ".ipynb_checkpoints" not in p.parts
     )
     for path in paths:
-        seconds = run(path, args.timeout)
+        seconds = run(path, args.timeout, write=not args.no_write)
         flag = "" if seconds <= BUDGET_SECONDS else f"  (over the {BUDGET_SECONDS:.0f} s budget)"
         print(f"{seconds:6.1f} s  {path}{flag}")
     return 0
