@@ -10,10 +10,12 @@ Modules, one idea each:
 - :mod:`reparam.normal` — the Gaussian reparameterization z = μ + σ·ε.
 - :mod:`reparam.costs` — test costs with closed-form Gaussian expectations.
 - :mod:`reparam.quadrature` — Gauss–Hermite expectations.
+- :mod:`reparam.gaussian_identities` — Bonnet's and Price's theorems, exact and by Monte Carlo.
+- :mod:`reparam.history` — the timeline data and the bibliography checks.
 - :mod:`reparam.plotting` — the book's figures.
 """
 
-from reparam import plotting
+from reparam import gaussian_identities, history, plotting
 from reparam.costs import (
     GaussianTestCost,
     constant_cost,
@@ -42,6 +44,8 @@ __all__ = [
     "exact_gradient",
     "exp_quadratic_cost",
     "gauss_hermite_expectation",
+    "gaussian_identities",
+    "history",
     "linear_cost",
     "normal_log_prob",
     "normal_rsample",

@@ -5,6 +5,7 @@ colour-vision deficiency; lines also differ by marker or dash so that figures su
 greyscale printing. Every figure function labels its axes and returns the figure.
 """
 
+from reparam.plotting.history import plot_timeline
 from reparam.plotting.montecarlo import plot_error_vs_samples, plot_estimator_histograms
 from reparam.plotting.style import COLORS, LINESTYLES, book_style, new_axes
 
@@ -15,4 +16,5 @@ __all__ = [
     "new_axes",
     "plot_error_vs_samples",
     "plot_estimator_histograms",
+    "plot_timeline",
 ]
