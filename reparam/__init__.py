@@ -10,12 +10,22 @@ Modules, one idea each:
 - :mod:`reparam.normal` — the Gaussian reparameterization z = μ + σ·ε.
 - :mod:`reparam.costs` — test costs with closed-form Gaussian expectations.
 - :mod:`reparam.quadrature` — Gauss–Hermite expectations.
+- :mod:`reparam.estimators` — pathwise, score-function and measure-valued gradient estimators.
+- :mod:`reparam.variance` — exact estimator means and variances by quadrature.
 - :mod:`reparam.gaussian_identities` — Bonnet's and Price's theorems, exact and by Monte Carlo.
+- :mod:`reparam.discrete` — Gumbel-max, Concrete / Gumbel-softmax and straight-through paths.
 - :mod:`reparam.history` — the timeline data and the bibliography checks.
 - :mod:`reparam.plotting` — the book's figures.
 """
 
-from reparam import gaussian_identities, history, plotting
+from reparam import (
+    discrete,
+    estimators,
+    gaussian_identities,
+    history,
+    plotting,
+    variance,
+)
 from reparam.costs import (
     GaussianTestCost,
     constant_cost,
@@ -41,6 +51,8 @@ __all__ = [
     "__version__",
     "constant_cost",
     "cosine_cost",
+    "discrete",
+    "estimators",
     "exact_gradient",
     "exp_quadratic_cost",
     "gauss_hermite_expectation",
@@ -53,4 +65,5 @@ __all__ = [
     "quadratic_cost",
     "standard_normal",
     "summarize",
+    "variance",
 ]

@@ -1,0 +1,595 @@
+"""Discrete random variables: Gumbel-max, the Concrete relaxation and straight-through.
+
+Book chapter: "Discrete variables" (``chapter-discrete``). A discrete sample has no
+differentiable sampling path: the Bernoulli path b = 1[u < p] is a step function of p whose
+derivative is zero almost everywhere, and the Gumbel-max path one_hot(argmax(logits + g))
+is piecewise constant in the logits. This module provides
+
+- noise: :func:`sample_uniform` (the *open* unit interval), :func:`sample_gumbel` and
+  :func:`sample_logistic`, always finite;
+- exact discrete sampling: :func:`gumbel_max_sample` (Gumbel-max trick) and the
+  :class:`Reparameterization` paths :data:`BERNOULLI` (step function) and
+  :data:`CATEGORICAL` (Gumbel-max), whose pathwise gradient is the almost-everywhere
+  derivative, zero;
+- the Concrete / Gumbel-softmax relaxation (Maddison, Mnih & Teh, 2017; Jang, Gu & Poole,
+  2017): :class:`RelaxedCategorical` y = softmax((logits + g) / τ), computed in log space,
+  and :class:`RelaxedBernoulli` (the binary Concrete) y = σ((logit p − logit u) / τ);
+- straight-through estimators: :class:`StraightThroughCategorical` and
+  :class:`StraightThroughBernoulli` return the exact hard sample in the forward pass and
+  back-propagate the gradient of a surrogate (the relaxed sample, or p itself).
+
+Every class is a :class:`~reparam.reparameterization.Reparameterization`, so the shared
+estimators of :mod:`reparam.estimators` (pathwise, score function) accept them. Shapes:
+Bernoulli draws have shape ``(num_samples, *batch_shape)``; categorical draws are one-hot
+(or relaxed one-hot) vectors of shape ``(num_samples, *batch_shape, K)`` where ``K`` is the
+last dimension of ``logits``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from reparam._validation import as_tensor, check_finite, check_generator, check_num_samples
+from reparam.reparameterization import Parameter, Reparameterization, open_unit_interval
+
+__all__ = [
+    "BERNOULLI",
+    "CATEGORICAL",
+    "BernoulliStep",
+    "GumbelMaxCategorical",
+    "RelaxedBernoulli",
+    "RelaxedCategorical",
+    "StraightThroughBernoulli",
+    "StraightThroughCategorical",
+    "bernoulli_log_prob",
+    "categorical_log_prob",
+    "check_temperature",
+    "gumbel_max_sample",
+    "hard_one_hot",
+    "heaviside",
+    "logits_vector",
+    "relaxed_bernoulli_sample",
+    "relaxed_one_hot_sample",
+    "sample_gumbel",
+    "sample_logistic",
+    "sample_uniform",
+    "straight_through",
+]
+
+
+# -- noise -------------------------------------------------------------------------------
+def sample_uniform(
+    shape: tuple[int, ...],
+    *,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """Draw u ~ U(0, 1) on the *open* interval, so that log u and log(1 − u) are finite.
+
+    ``torch.rand`` returns values in [0, 1), and 0 has probability 2⁻²⁴ per float32 draw:
+    not negligible over millions of draws. Exact zeros are replaced by the smallest
+    positive normal number of the dtype (and, defensively, values are kept below the largest
+    number under 1). The draw is made on the generator's device and then moved to ``device``.
+
+    Returns:
+        Tensor of shape ``shape``, dtype ``dtype`` (default: torch's default dtype).
+    """
+    check_generator(generator)
+    dtype = dtype if dtype is not None else torch.get_default_dtype()
+    if not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating dtype, got {dtype}")
+    gen_device = generator.device if generator is not None else torch.device("cpu")
+    u = torch.rand(shape, generator=generator, dtype=dtype, device=gen_device)
+    info = torch.finfo(dtype)
+    u = u.clamp(min=info.tiny, max=1.0 - info.eps / 2)
+    return u.to(device) if device is not None else u
+
+
+def sample_gumbel(
+    shape: tuple[int, ...],
+    *,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """Draw standard Gumbel noise g = −log(−log u), u ~ U(0, 1) open; always finite.
+
+    The standard Gumbel distribution has CDF exp(−e^{−g}); book section "The Gumbel-max
+    trick". Shape, dtype and device as in :func:`sample_uniform`.
+    """
+    u = sample_uniform(shape, generator=generator, dtype=dtype, device=device)
+    return -torch.log(-torch.log(u))
+
+
+def sample_logistic(
+    shape: tuple[int, ...],
+    *,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """Draw standard logistic noise l = log u − log(1 − u), u ~ U(0, 1) open; always finite.
+
+    The difference of two independent standard Gumbels has this distribution, which is why
+    the binary Concrete needs one logistic draw instead of two Gumbels. Shape, dtype and
+    device as in :func:`sample_uniform`.
+    """
+    u = sample_uniform(shape, generator=generator, dtype=dtype, device=device)
+    return torch.log(u) - torch.log1p(-u)
+
+
+# -- validation --------------------------------------------------------------------------
+def check_temperature(temperature: Any, name: str = "temperature") -> float:
+    """Return ``temperature`` as a float after checking it is a finite number > 0."""
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+        raise TypeError(f"{name} must be a float, got {type(temperature).__name__}")
+    value = float(temperature)
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be finite and strictly positive, got {value:g}")
+    return value
+
+
+def _check_positional_misuse(instance: Reparameterization) -> None:
+    """Catch ``RelaxedBernoulli(0.5)``, which would set the name, not the temperature."""
+    if not isinstance(instance.name, str):
+        cls = type(instance).__name__
+        raise TypeError(
+            f"{cls} takes the temperature by keyword, e.g. {cls}(temperature=0.5); "
+            f"got a positional {type(instance.name).__name__} for its name"
+        )
+
+
+def logits_vector(value: Tensor, name: str) -> None:
+    """Constraint for categorical logits: finite, at least one dimension, K ≥ 2 categories.
+
+    The categories run along the last dimension; earlier dimensions are batch dimensions.
+    """
+    if value.dim() == 0:
+        raise ValueError(
+            f"{name} must have a last dimension indexing the categories, got a 0-d tensor"
+        )
+    if value.shape[-1] < 2:
+        raise ValueError(
+            f"{name} must have at least 2 categories along its last dimension, "
+            f"got shape {tuple(value.shape)}"
+        )
+    check_finite(value, name)
+
+
+# -- differentiable building blocks -----------------------------------------------------
+class _Step(torch.autograd.Function):
+    """1[x > 0] with its almost-everywhere derivative, zero."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        return (x > 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: Tensor) -> Tensor:
+        return torch.zeros_like(grad_output)
+
+
+class _HardOneHot(torch.autograd.Function):
+    """one_hot(argmax(x)) along the last dimension, with its a.e. derivative, zero."""
+
+    @staticmethod
+    def forward(ctx: Any, scores: Tensor) -> Tensor:
+        index = scores.argmax(dim=-1)
+        return torch.nn.functional.one_hot(index, scores.shape[-1]).to(scores.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: Tensor) -> Tensor:
+        return torch.zeros_like(grad_output)
+
+
+class _StraightThrough(torch.autograd.Function):
+    """Forward: ``hard``, exactly. Backward: the incoming gradient goes to ``soft``."""
+
+    @staticmethod
+    def forward(ctx: Any, hard: Tensor, soft: Tensor) -> Tensor:
+        return hard.clone()
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: Tensor) -> tuple[None, Tensor]:
+        return None, grad_output
+
+
+def heaviside(x: Tensor) -> Tensor:
+    """The step function 1[x > 0], elementwise, with derivative defined as zero.
+
+    Zero is the derivative of the step everywhere except at x = 0, a set of probability
+    zero under continuous noise: so autograd through :func:`heaviside` computes the
+    *pathwise* derivative of a discrete sample, which the book shows is useless. Book
+    section "Why the trick fails for discrete variables".
+
+    Returns:
+        Tensor of ``x``'s shape and dtype with entries 0 or 1.
+    """
+    if not isinstance(x, Tensor) or not torch.is_floating_point(x):
+        raise TypeError("x must be a floating-point torch.Tensor")
+    result: Tensor = _Step.apply(x)
+    return result
+
+
+def hard_one_hot(scores: Tensor) -> Tensor:
+    """One-hot vector of the argmax of ``scores`` along the last dimension; zero derivative.
+
+    Args:
+        scores: shape ``(..., K)``, floating.
+
+    Returns:
+        Tensor of the same shape and dtype, one-hot along the last dimension. Its derivative
+        with respect to ``scores`` is zero (the a.e. derivative of a piecewise-constant map).
+    """
+    if not isinstance(scores, Tensor) or not torch.is_floating_point(scores):
+        raise TypeError("scores must be a floating-point torch.Tensor")
+    logits_vector(scores, "scores")
+    result: Tensor = _HardOneHot.apply(scores)
+    return result
+
+
+def straight_through(hard: Tensor, soft: Tensor) -> Tensor:
+    """The straight-through combination: value ``hard``, gradient of ``soft``.
+
+    The forward value is exactly ``hard`` (not ``hard + soft − soft``, which is off by
+    rounding); in the backward pass the incoming gradient is passed to ``soft`` unchanged,
+    as if d hard / d soft were the identity. Book section "Straight-through estimators".
+
+    Args:
+        hard: the discrete value used in the forward pass (gradients to it are dropped).
+        soft: the differentiable surrogate; broadcast against ``hard``.
+
+    Returns:
+        Tensor of the broadcast shape of ``hard`` and ``soft``.
+    """
+    if not (isinstance(hard, Tensor) and isinstance(soft, Tensor)):
+        raise TypeError("hard and soft must be torch.Tensors")
+    try:
+        shape = torch.broadcast_shapes(hard.shape, soft.shape)
+    except RuntimeError as error:
+        raise ValueError(
+            f"hard and soft shapes do not broadcast: {tuple(hard.shape)}, {tuple(soft.shape)}"
+        ) from error
+    result: Tensor = _StraightThrough.apply(
+        hard.detach().to(soft.dtype).expand(shape), soft.expand(shape)
+    )
+    return result
+
+
+# -- log-probabilities -------------------------------------------------------------------
+def bernoulli_log_prob(value: Tensor, probs: Tensor) -> Tensor:
+    """log p(b) = b log p + (1 − b) log(1 − p) for b in {0, 1}; shapes broadcast."""
+    return value * torch.log(probs) + (1 - value) * torch.log1p(-probs)
+
+
+def categorical_log_prob(value: Tensor, logits: Tensor) -> Tensor:
+    """log p(value) for a one-hot ``value`` of shape ``(..., K)``: Σ_k value_k log π_k.
+
+    π = softmax(logits). Returns shape ``(...)`` (the broadcast batch shape).
+    """
+    return (value * torch.log_softmax(logits, dim=-1)).sum(dim=-1)
+
+
+def _logit(p: Tensor) -> Tensor:
+    return torch.log(p) - torch.log1p(-p)
+
+
+# -- Bernoulli family --------------------------------------------------------------------
+@dataclass(frozen=True)
+class _BernoulliFamily(Reparameterization):
+    """Shared parts of every Bernoulli path: parameter ``probs``, base noise u ~ U(0, 1)."""
+
+    name: str = "Bernoulli"
+    parameters: tuple[Parameter, ...] = (Parameter("probs", open_unit_interval),)
+
+    def sample_base(
+        self, num_samples: int, params: Mapping[str, Tensor], generator: torch.Generator | None
+    ) -> Tensor:
+        probs = params["probs"]
+        shape = (num_samples, *self.batch_shape(params))
+        return sample_uniform(shape, generator=generator, dtype=probs.dtype, device=probs.device)
+
+    def transform(self, eps: Tensor, params: Mapping[str, Tensor]) -> Tensor:
+        raise NotImplementedError
+
+    def log_prob(self, value: Tensor, params: Mapping[str, Tensor]) -> Tensor:
+        return bernoulli_log_prob(value, params["probs"])
+
+    def _relaxed(self, u: Tensor, probs: Tensor, temperature: float) -> Tensor:
+        # Binary Concrete: sigmoid of (logit p + logistic noise) / τ with the logistic noise
+        # written as logit(1 − u) = −logit(u), so that y > 1/2 exactly when u < p.
+        return torch.sigmoid((_logit(probs) - _logit(u)) / temperature)
+
+
+@dataclass(frozen=True)
+class BernoulliStep(_BernoulliFamily):
+    """Bernoulli(p) through the step path b = 1[u < p], u ~ U(0, 1).
+
+    The path is exact (P(u < p) = p) but a step function of p: its derivative is zero
+    except at u = p, so the pathwise "gradient" is identically zero while
+    d/dp E[f(b)] = f(1) − f(0). The score-function estimator works with it. Book section
+    "Why the trick fails for discrete variables".
+
+    Parameters: ``probs`` in (0, 1), shape ``batch_shape``. Draws: shape
+    ``(num_samples, *batch_shape)`` with values 0. and 1.
+    """
+
+    name: str = "Bernoulli (step path)"
+
+    def transform(self, eps: Tensor, params: Mapping[str, Tensor]) -> Tensor:
+        return heaviside(params["probs"] - eps)
+
+
+@dataclass(frozen=True)
+class RelaxedBernoulli(_BernoulliFamily):
+    """The binary Concrete (relaxed Bernoulli) y = σ((logit p + l) / τ), l ~ Logistic(0, 1).
+
+    Maddison, Mnih & Teh (2017), the binary case; the noise is l = logit(1 − u)
+    with the same u as :class:`BernoulliStep`, so that 1[y > 1/2] = 1[u < p] is an exact
+    Bernoulli(p) sample for every τ. As τ → 0 the sample tends to that hard sample; its
+    pathwise gradient is an unbiased estimate of the gradient of the *relaxed* objective
+    E[f(y)], a biased estimate of d/dp E[f(b)].
+
+    Attributes:
+        temperature: τ > 0.
+
+    Parameters: ``probs`` in (0, 1). Draws in (0, 1) (exactly 0 or 1 only if the sigmoid
+    saturates in floating point), shape ``(num_samples, *batch_shape)``.
+    """
+
+    name: str = "Relaxed Bernoulli"
+    temperature: float = field(default=1.0, kw_only=True)
+
+    def __post_init__(self) -> None:
+        _check_positional_misuse(self)
+        check_temperature(self.temperature)
+
+    def transform(self, eps: Tensor, params: Mapping[str, Tensor]) -> Tensor:
+        return self._relaxed(eps, params["probs"], self.temperature)
+
+    def log_prob(self, value: Tensor, params: Mapping[str, Tensor]) -> Tensor:
+        """Binary Concrete log-density on (0, 1) (Maddison et al., 2017).
+
+        p(y) = τ α y^{−τ−1} (1−y)^{−τ−1} / (α y^{−τ} + (1−y)^{−τ})² with α = p / (1 − p),
+        evaluated in log space; ``value`` is clamped into the open interval first.
+        """
+        info = torch.finfo(value.dtype)
+        y = value.clamp(min=info.tiny, max=1.0 - info.eps)
+        tau = self.temperature
+        log_alpha = _logit(params["probs"])
+        log_y, log_1my = torch.log(y), torch.log1p(-y)
+        return (
+            math.log(tau)
+            + log_alpha
+            - (tau + 1) * (log_y + log_1my)
+            - 2 * torch.logaddexp(log_alpha - tau * log_y, -tau * log_1my)
+        )
+
+
+@dataclass(frozen=True)
+class StraightThroughBernoulli(_BernoulliFamily):
+    """Straight-through Bernoulli: forward b = 1[u < p] exactly, backward a surrogate.
+
+    With ``temperature=None`` the surrogate is p itself (d b / d p := 1, the plain
+    straight-through estimator); with a temperature τ it is the binary Concrete sample of
+    :class:`RelaxedBernoulli` driven by the same u (straight-through Gumbel, Jang, Gu &
+    Poole, 2017). The forward samples are exact, the gradients biased. Book section
+    "Straight-through estimators".
+
+    Attributes:
+        temperature: τ > 0, or ``None`` for the identity surrogate.
+    """
+
+    name: str = "Straight-through Bernoulli"
+    temperature: float | None = field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        _check_positional_misuse(self)
+        if self.temperature is not None:
+            check_temperature(self.temperature)
+
+    def transform(self, eps: Tensor, params: Mapping[str, Tensor]) -> Tensor:
+        probs = params["probs"]
+        hard = (eps < probs).to(probs.dtype)
+        if self.temperature is None:
+            soft = probs
+        else:
+            soft = self._relaxed(eps, probs, self.temperature)
+        return straight_through(hard, soft)
+
+
+# -- categorical family ------------------------------------------------------------------
+@dataclass(frozen=True)
+class _CategoricalFamily(Reparameterization):
+    """Shared parts of every categorical path: ``logits`` (..., K), Gumbel noise."""
+
+    name: str = "Categorical"
+    parameters: tuple[Parameter, ...] = (Parameter("logits", logits_vector, event_dims=1),)
+
+    def sample_base(
+        self, num_samples: int, params: Mapping[str, Tensor], generator: torch.Generator | None
+    ) -> Tensor:
+        logits = params["logits"]
+        shape = (num_samples, *logits.shape)
+        return sample_gumbel(shape, generator=generator, dtype=logits.dtype, device=logits.device)
+
+    def transform(self, eps: Tensor, params: Mapping[str, Tensor]) -> Tensor:
+        raise NotImplementedError
+
+    def log_prob(self, value: Tensor, params: Mapping[str, Tensor]) -> Tensor:
+        return categorical_log_prob(value, params["logits"])
+
+
+@dataclass(frozen=True)
+class GumbelMaxCategorical(_CategoricalFamily):
+    """Categorical(softmax(logits)) through the Gumbel-max path one_hot(argmax(logits + g)).
+
+    Exact (book section "The Gumbel-max trick") but piecewise constant in the logits, so its
+    pathwise gradient is zero. Parameters: ``logits`` of shape ``(*batch_shape, K)``.
+    Draws: one-hot, shape ``(num_samples, *batch_shape, K)``.
+    """
+
+    name: str = "Categorical (Gumbel-max path)"
+
+    def transform(self, eps: Tensor, params: Mapping[str, Tensor]) -> Tensor:
+        return hard_one_hot(params["logits"] + eps)
+
+
+@dataclass(frozen=True)
+class RelaxedCategorical(_CategoricalFamily):
+    """The Concrete / Gumbel-softmax sample y = softmax((logits + g) / τ), g ~ Gumbel iid.
+
+    Maddison, Mnih & Teh (2017); Jang, Gu & Poole (2017). Computed as
+    exp(log_softmax(·)), so no overflow for small τ. The argmax of y is the Gumbel-max sample
+    for every τ; as τ → 0, y tends to that one-hot vector, as τ → ∞ to the uniform vector.
+
+    Attributes:
+        temperature: τ > 0.
+
+    Parameters: ``logits`` of shape ``(*batch_shape, K)``. Draws: points of the simplex,
+    shape ``(num_samples, *batch_shape, K)``.
+    """
+
+    name: str = "Relaxed categorical (Concrete)"
+    temperature: float = field(default=1.0, kw_only=True)
+
+    def __post_init__(self) -> None:
+        _check_positional_misuse(self)
+        check_temperature(self.temperature)
+
+    def log_sample(self, eps: Tensor, params: Mapping[str, Tensor]) -> Tensor:
+        """log y = log_softmax((logits + g) / τ): the relaxed sample in log space."""
+        return torch.log_softmax((params["logits"] + eps) / self.temperature, dim=-1)
+
+    def transform(self, eps: Tensor, params: Mapping[str, Tensor]) -> Tensor:
+        return torch.exp(self.log_sample(eps, params))
+
+    def log_prob(self, value: Tensor, params: Mapping[str, Tensor]) -> Tensor:
+        """Concrete log-density on the simplex (Maddison et al., 2017).
+
+        log p(y) = log (K−1)! + (K−1) log τ + Σ_k (log α_k − (τ+1) log y_k)
+        − K logsumexp_k(log α_k − τ log y_k), with log α = logits; density with respect to
+        Lebesgue measure on the first K − 1 coordinates. Returns shape ``(...)``.
+        """
+        info = torch.finfo(value.dtype)
+        log_y = torch.log(value.clamp(min=info.tiny))
+        tau = self.temperature
+        logits = params["logits"]
+        num_categories = logits.shape[-1]
+        scores = logits - tau * log_y
+        return (
+            math.lgamma(num_categories)
+            + (num_categories - 1) * math.log(tau)
+            + (logits - (tau + 1) * log_y).sum(dim=-1)
+            - num_categories * torch.logsumexp(scores, dim=-1)
+        )
+
+
+@dataclass(frozen=True)
+class StraightThroughCategorical(_CategoricalFamily):
+    """Straight-through Gumbel-softmax: forward the Gumbel-max one-hot, backward the Concrete.
+
+    Jang, Gu & Poole (2017). The forward value is the exact categorical sample
+    one_hot(argmax(logits + g)); gradients flow through softmax((logits + g) / τ) with the
+    same g. Exact samples, biased gradients.
+
+    Attributes:
+        temperature: τ > 0 of the backward surrogate.
+    """
+
+    name: str = "Straight-through categorical"
+    temperature: float = field(default=1.0, kw_only=True)
+
+    def __post_init__(self) -> None:
+        _check_positional_misuse(self)
+        check_temperature(self.temperature)
+
+    def transform(self, eps: Tensor, params: Mapping[str, Tensor]) -> Tensor:
+        scores = params["logits"] + eps
+        soft = torch.exp(torch.log_softmax(scores / self.temperature, dim=-1))
+        hard = torch.nn.functional.one_hot(scores.argmax(dim=-1), scores.shape[-1])
+        return straight_through(hard, soft)
+
+
+#: Bernoulli(probs) through the step path 1[u < p] (zero pathwise gradient).
+BERNOULLI = BernoulliStep()
+#: Categorical(softmax(logits)) through the Gumbel-max path (zero pathwise gradient).
+CATEGORICAL = GumbelMaxCategorical()
+
+
+# -- functional front ends ---------------------------------------------------------------
+def gumbel_max_sample(
+    logits: Tensor, num_samples: int, *, generator: torch.Generator | None = None
+) -> Tensor:
+    """Exact categorical draws by the Gumbel-max trick: argmax_k (logits_k + g_k).
+
+    Book section "The Gumbel-max trick": P(argmax = k) = softmax(logits)_k.
+
+    Args:
+        logits: unnormalised log-probabilities, shape ``(*batch_shape, K)``, K ≥ 2.
+        num_samples: number of independent draws, at least 1.
+        generator: source of the Gumbel noise.
+
+    Returns:
+        Long tensor of category indices, shape ``(num_samples, *batch_shape)``, on
+        ``logits``'s device.
+    """
+    check_num_samples(num_samples)
+    check_generator(generator)
+    checked = CATEGORICAL.validate({"logits": logits})["logits"]
+    noise = CATEGORICAL.sample_base(num_samples, {"logits": checked}, generator)
+    return (checked.detach() + noise).argmax(dim=-1)
+
+
+def relaxed_one_hot_sample(
+    logits: Tensor,
+    temperature: float,
+    num_samples: int,
+    *,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Concrete / Gumbel-softmax draws softmax((logits + g) / τ), differentiable in logits.
+
+    Args:
+        logits: shape ``(*batch_shape, K)``, K ≥ 2.
+        temperature: τ > 0.
+        num_samples: number of draws, at least 1.
+        generator: source of the Gumbel noise.
+
+    Returns:
+        Tensor of shape ``(num_samples, *batch_shape, K)`` whose last dimension sums to 1.
+    """
+    return RelaxedCategorical(temperature=check_temperature(temperature)).rsample(
+        num_samples, generator=generator, logits=logits
+    )
+
+
+def relaxed_bernoulli_sample(
+    probs: Tensor | float,
+    temperature: float,
+    num_samples: int,
+    *,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Binary Concrete draws σ((logit p + l) / τ), differentiable in ``probs``.
+
+    Args:
+        probs: Bernoulli probabilities in (0, 1), shape ``batch_shape``.
+        temperature: τ > 0.
+        num_samples: number of draws, at least 1.
+        generator: source of the logistic noise.
+
+    Returns:
+        Tensor of shape ``(num_samples, *batch_shape)`` with values in [0, 1].
+    """
+    probs = as_tensor(probs, "probs")
+    return RelaxedBernoulli(temperature=check_temperature(temperature)).rsample(
+        num_samples, generator=generator, probs=probs
+    )
