@@ -15,10 +15,13 @@ Modules, one idea each:
 - :mod:`reparam.gaussian_identities` — Bonnet's and Price's theorems, exact and by Monte Carlo.
 - :mod:`reparam.discrete` — Gumbel-max, Concrete / Gumbel-softmax and straight-through paths.
 - :mod:`reparam.history` — the timeline data and the bibliography checks.
+- :mod:`reparam.catalog` — the table of standard reparameterizations, every row tested,
+  and implicit reparameterization gradients for the Gamma family.
 - :mod:`reparam.plotting` — the book's figures.
 """
 
 from reparam import (
+    catalog,
     discrete,
     estimators,
     gaussian_identities,
@@ -49,6 +52,7 @@ __all__ = [
     "Parameter",
     "Reparameterization",
     "__version__",
+    "catalog",
     "constant_cost",
     "cosine_cost",
     "discrete",

@@ -1,0 +1,264 @@
+"""The data model of the catalog: one :class:`CatalogEntry` per row of the book's table.
+
+Book chapter: "The standard reparameterizations" (``reparameterizations-table``). Each entry
+bundles a :class:`reparam.Reparameterization` (the sampling path the estimators use) with what
+the table prints and what the tests check: the approach, the base distribution, the formula
+of g(ε; θ) in LaTeX, the parameter constraints, a moment with a closed-form expectation (for
+the gradient check), the CDF where it is elementary, and the ``torch.distributions``
+counterpart where one exists.
+
+Base noise is drawn by :func:`uniform_open` and :func:`reparam.standard_normal` with an
+explicit generator, on the generator's device, then moved to the parameters' device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from reparam.normal import standard_normal
+from reparam.reparameterization import Reparameterization
+
+__all__ = [
+    "APPROACHES",
+    "Approach",
+    "CatalogEntry",
+    "KnownError",
+    "Moment",
+    "PathReparameterization",
+    "normal_noise",
+    "uniform_noise",
+    "uniform_open",
+]
+
+#: The four ways of writing z = g(ε; θ), in the order of Kingma & Welling (2014), §2.4,
+#: plus implicit reparameterization (Figurnov, Mohamed & Mnih, 2018).
+Approach = Literal["inverse CDF", "location-scale", "composition", "implicit"]
+APPROACHES: tuple[Approach, ...] = ("inverse CDF", "location-scale", "composition", "implicit")
+
+Params = Mapping[str, Tensor]
+
+
+# -- base noise ------------------------------------------------------------------------------
+def _raw_uniform(
+    shape: tuple[int, ...], generator: torch.Generator | None, dtype: torch.dtype
+) -> Tensor:
+    """``torch.rand`` on the generator's device: values in [0, 1) (the one source of uniforms).
+
+    Kept separate so that tests can replace it by a constant and probe the edges of (0, 1).
+    """
+    device = generator.device if generator is not None else torch.device("cpu")
+    return torch.rand(shape, generator=generator, dtype=dtype, device=device)
+
+
+def uniform_open(
+    shape: tuple[int, ...],
+    *,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """Draws from the *open* interval (0, 1): no inverse CDF ever sees 0 or 1.
+
+    ``torch.rand`` returns multiples of 2^-24 (float32) or 2^-53 (float64) in [0, 1), so
+    0 has probability 2^-24 in float32: enough to turn ``-log(u)`` into ``inf`` once in
+    sixteen million draws. We clamp to [tiny, 1 - eps/2], the smallest positive normal number
+    and the largest number below 1 of the dtype. This moves an atom of probability 2^-24
+    (float32) or 2^-53 (float64) from 0 to ``tiny`` and changes no other value.
+
+    Returns a tensor of ``shape`` with ``dtype`` (default: torch's default) on ``device``.
+    """
+    dtype = dtype if dtype is not None else torch.get_default_dtype()
+    info = torch.finfo(dtype)
+    u = _raw_uniform(shape, generator, dtype).clamp(info.tiny, 1.0 - info.eps / 2)
+    return u.to(device) if device is not None else u
+
+
+def _like(params: Params) -> Tensor:
+    return next(iter(params.values()))
+
+
+NoiseSampler = Callable[[int, Params, "torch.Generator | None", torch.Size], Tensor]
+
+
+def uniform_noise(*event: int) -> NoiseSampler:
+    """A base sampler drawing ε ~ U(0, 1) of shape ``(N, *batch_shape, *event)``."""
+
+    def sample(
+        num_samples: int, params: Params, generator: torch.Generator | None, batch: torch.Size
+    ) -> Tensor:
+        like = _like(params)
+        shape = (num_samples, *batch, *event)
+        return uniform_open(shape, generator=generator, dtype=like.dtype, device=like.device)
+
+    return sample
+
+
+def normal_noise(*event: int) -> NoiseSampler:
+    """A base sampler drawing ε ~ N(0, 1) of shape ``(N, *batch_shape, *event)``."""
+
+    def sample(
+        num_samples: int, params: Params, generator: torch.Generator | None, batch: torch.Size
+    ) -> Tensor:
+        like = _like(params)
+        shape = (num_samples, *batch, *event)
+        return standard_normal(shape, generator=generator, dtype=like.dtype, device=like.device)
+
+    return sample
+
+
+# -- a Reparameterization assembled from functions --------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class PathReparameterization(Reparameterization):
+    """A :class:`reparam.Reparameterization` given by three functions.
+
+    Attributes:
+        noise: draws ε for ``(num_samples, params, generator, batch_shape)``; shape
+            ``(N, *batch_shape, *base_event_shape)``.
+        path: g(ε; θ), ``(eps, params) -> z`` of shape ``(N, *batch_shape, *event_shape)``;
+            written with broadcasting so that parameters may carry a leading sample dimension
+            (the per-sample gradients of :func:`reparam.estimators.pathwise_gradient`).
+        density: ``(value, params) -> log p_θ(value)``, summed over event dimensions.
+        check: optional cross-parameter check (``low < high``, matching shapes, ...) run
+            after the per-parameter constraints; raises ``ValueError`` naming a parameter.
+    """
+
+    noise: NoiseSampler
+    path: Callable[[Tensor, Params], Tensor]
+    density: Callable[[Tensor, Params], Tensor]
+    check: Callable[[Params], None] | None = None
+
+    def sample_base(
+        self, num_samples: int, params: Params, generator: torch.Generator | None
+    ) -> Tensor:
+        return self.noise(num_samples, params, generator, self.batch_shape(params))
+
+    def transform(self, eps: Tensor, params: Params) -> Tensor:
+        return self.path(eps, params)
+
+    def log_prob(self, value: Tensor, params: Params) -> Tensor:
+        return self.density(value, params)
+
+    def validate(self, params: Mapping[str, Tensor | float]) -> dict[str, Tensor]:
+        checked = super().validate(params)
+        if self.check is not None:
+            self.check(checked)
+        return checked
+
+
+# -- the entry ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Moment:
+    """A test function f(z) with a closed-form expectation, for the gradient check.
+
+    Attributes:
+        latex: how the table prints it, e.g. ``r"\\mathbb{E}[z]"``.
+        function: z of shape ``(N, *batch_shape, *event_shape)`` -> ``(N, *batch_shape)``.
+        expectation: θ -> E_{p_θ}[f(z)] of shape ``batch_shape``, written in torch so that
+            autograd gives its exact gradient.
+    """
+
+    latex: str
+    function: Callable[[Tensor], Tensor]
+    expectation: Callable[[Params], Tensor]
+
+
+@dataclass(frozen=True)
+class KnownError:
+    """A widely met formula or description that is wrong (or breaks numerically).
+
+    Attributes:
+        claim: the formula or statement, in LaTeX/markdown.
+        problem: what goes wrong.
+        fix: what the catalog does instead.
+    """
+
+    claim: str
+    problem: str
+    fix: str
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One row of the table of standard reparameterizations.
+
+    Attributes:
+        key: registry key, e.g. ``"exponential"``.
+        name: display name.
+        approach: how g is obtained (see :data:`APPROACHES`).
+        distribution: the :class:`reparam.Reparameterization` (what the estimators take).
+        base: LaTeX for the base distribution p(ε).
+        formula: LaTeX for z = g(ε; θ).
+        constraints: LaTeX for the parameter constraints (they are enforced by
+            ``distribution.validate``).
+        example: parameter values used by the book's figure and checks (floats or nested
+            lists for vector/matrix parameters).
+        moment: the test function of the gradient check.
+        cdf: ``(value, params) -> F_θ(value)`` in torch where the CDF is elementary (or a
+            torch special function), else ``None``; for multivariate entries the CDF of
+            :attr:`statistic`.
+        torch_distribution: builds the ``torch.distributions`` counterpart from validated
+            parameters, or ``None`` when torch has none.
+        kingma_welling: where Kingma & Welling (2014), §2.4 list it (``None``: not listed).
+        implicit: the parameters whose gradient comes from implicit reparameterization.
+        statistic: for multivariate entries, a scalar summary of a draw
+            (``(N, *batch, *event) -> (N, *batch)``) whose law is known; ``None`` for
+            univariate entries.
+        statistic_label: LaTeX for :attr:`statistic`.
+        statistic_log_prob: log-density of :attr:`statistic` (for the figure).
+        notes: one line for the table.
+        known_errors: formulas met elsewhere that fail, with the fix.
+    """
+
+    key: str
+    name: str
+    approach: Approach
+    distribution: Reparameterization
+    base: str
+    formula: str
+    constraints: str
+    example: Mapping[str, float | list[float] | list[list[float]]]
+    moment: Moment
+    cdf: Callable[[Tensor, Params], Tensor] | None = None
+    torch_distribution: Callable[[Params], torch.distributions.Distribution] | None = None
+    kingma_welling: str | None = None
+    implicit: tuple[str, ...] = ()
+    statistic: Callable[[Tensor], Tensor] | None = None
+    statistic_label: str = "z"
+    statistic_log_prob: Callable[[Tensor, Params], Tensor] | None = None
+    notes: str = ""
+    known_errors: tuple[KnownError, ...] = field(default=())
+
+    def example_params(
+        self, dtype: torch.dtype | None = None, device: torch.device | str | None = None
+    ) -> dict[str, Tensor]:
+        """The example parameters as tensors of ``dtype`` (default: torch's) on ``device``."""
+        dtype = dtype if dtype is not None else torch.get_default_dtype()
+        return {
+            name: torch.tensor(value, dtype=dtype, device=device)
+            for name, value in self.example.items()
+        }
+
+    def rsample(
+        self,
+        num_samples: int,
+        *,
+        generator: torch.Generator | None = None,
+        **params: Tensor | float,
+    ) -> Tensor:
+        """Shortcut for ``self.distribution.rsample``."""
+        return self.distribution.rsample(num_samples, generator=generator, **params)
+
+    def summary(self, z: Tensor) -> Tensor:
+        """The scalar statistic of draws ``z`` (``z`` itself for univariate entries)."""
+        return z if self.statistic is None else self.statistic(z)
+
+    def summary_log_prob(self, value: Tensor, params: Params) -> Tensor:
+        """Log-density of :meth:`summary` (the entry's own log-density when univariate)."""
+        if self.statistic_log_prob is not None:
+            return self.statistic_log_prob(value, params)
+        return self.distribution.log_prob(value, params)

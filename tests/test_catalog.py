@@ -1,0 +1,402 @@
+"""Tests of reparam.catalog: every row against independent oracles (scipy.stats, closed forms,
+torch.distributions), in float32 and float64, with broadcasting, at the edges of the uniform,
+and under property-based (hypothesis) checks of validation and finiteness."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+import scipy.special
+import scipy.stats as st
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as hs
+
+import reparam
+from reparam import catalog
+from reparam.catalog import entry as entry_module
+from reparam.catalog.entry import CatalogEntry
+from reparam.estimators import pathwise_gradient
+
+KEYS = list(catalog.CATALOG)
+TORCH_KEYS = [k for k, e in catalog.CATALOG.items() if e.torch_distribution is not None]
+CDF_KEYS = [k for k, e in catalog.CATALOG.items() if e.cdf is not None]
+
+
+def _f(p: dict[str, torch.Tensor], name: str) -> float:
+    return float(p[name])
+
+
+def _sum_sd(p: dict[str, torch.Tensor]) -> float:
+    return float(p["scale_tril"].tril().sum(-2).norm())
+
+
+#: scipy.stats oracle of each row's (scalar summary of the) draws, built from the parameters.
+SCIPY: dict[str, Callable[[dict[str, torch.Tensor]], object]] = {
+    "exponential": lambda p: st.expon(scale=1 / _f(p, "rate")),
+    "cauchy": lambda p: st.cauchy(_f(p, "loc"), _f(p, "scale")),
+    "logistic": lambda p: st.logistic(_f(p, "loc"), _f(p, "scale")),
+    "rayleigh": lambda p: st.rayleigh(scale=_f(p, "scale")),
+    "pareto": lambda p: st.pareto(_f(p, "alpha"), scale=_f(p, "scale")),
+    "weibull": lambda p: st.weibull_min(_f(p, "concentration"), scale=_f(p, "scale")),
+    "reciprocal": lambda p: st.loguniform(_f(p, "low"), _f(p, "high")),
+    "gompertz": lambda p: st.gompertz(_f(p, "shape"), scale=1 / _f(p, "rate")),
+    "gumbel": lambda p: st.gumbel_r(_f(p, "loc"), _f(p, "scale")),
+    "erlang": lambda p: st.gamma(_f(p, "shape"), scale=1 / _f(p, "rate")),
+    "kumaraswamy": lambda p: (
+        st.kumaraswamy(_f(p, "concentration1"), _f(p, "concentration0"))
+        if hasattr(st, "kumaraswamy")
+        else None
+    ),
+    "laplace": lambda p: st.laplace(_f(p, "loc"), _f(p, "scale")),
+    "multivariate_normal": lambda p: st.norm(float(p["loc"].sum()), _sum_sd(p)),
+    "multivariate_student_t": lambda p: st.t(_f(p, "df"), float(p["loc"].sum()), _sum_sd(p)),
+    "student_t": lambda p: st.t(_f(p, "df"), _f(p, "loc"), _f(p, "scale")),
+    "uniform": lambda p: st.uniform(_f(p, "low"), _f(p, "high") - _f(p, "low")),
+    "triangular": lambda p: st.triang(
+        (_f(p, "mode") - _f(p, "low")) / (_f(p, "high") - _f(p, "low")),
+        _f(p, "low"),
+        _f(p, "high") - _f(p, "low"),
+    ),
+    "normal": lambda p: st.norm(_f(p, "loc"), _f(p, "scale")),
+    "half_normal": lambda p: st.halfnorm(scale=_f(p, "scale")),
+    "log_normal": lambda p: st.lognorm(_f(p, "scale"), scale=math.exp(_f(p, "loc"))),
+    "dirichlet": lambda p: st.beta(
+        float(p["concentration"][0]), float(p["concentration"].sum() - p["concentration"][0])
+    ),
+    "beta": lambda p: st.beta(_f(p, "concentration1"), _f(p, "concentration0")),
+    "chi_squared": lambda p: st.chi2(_f(p, "df")),
+    "f": lambda p: st.f(_f(p, "df1"), _f(p, "df2")),
+    "inverse_gamma": lambda p: st.invgamma(_f(p, "concentration"), scale=_f(p, "rate")),
+    "box_muller": lambda p: st.norm(_f(p, "loc"), _f(p, "scale")),
+    "laplace_log_ratio": lambda p: st.laplace(_f(p, "loc"), _f(p, "scale")),
+    "gamma": lambda p: st.gamma(_f(p, "concentration"), scale=1 / _f(p, "rate")),
+}
+
+
+def _kumaraswamy_cdf(p: dict[str, torch.Tensor]) -> Callable[[np.ndarray], np.ndarray]:
+    a, b = _f(p, "concentration1"), _f(p, "concentration0")
+    return lambda x: 1 - (1 - np.asarray(x) ** a) ** b
+
+
+def _scipy_cdf(key: str, p: dict[str, torch.Tensor]) -> Callable[[np.ndarray], np.ndarray]:
+    frozen = SCIPY[key](p)
+    if frozen is None:  # scipy without a Kumaraswamy distribution: its closed-form CDF
+        return _kumaraswamy_cdf(p)
+    return frozen.cdf  # type: ignore[attr-defined, no-any-return]
+
+
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+# -- the registry ---------------------------------------------------------------------------
+def test_registry_covers_the_issue() -> None:
+    names = {e.name for e in catalog.CATALOG.values()}
+    kingma_welling = [
+        "Exponential", "Cauchy", "Logistic", "Rayleigh", "Pareto", "Weibull", "Reciprocal",
+        "Gompertz", "Gumbel", "Erlang", "Laplace", "Multivariate Gaussian",
+        "Multivariate Student's t", "Student's t", "Uniform", "Triangular", "Gaussian",
+        "Log-Normal", "Gamma", "Dirichlet", "Beta", "Chi-squared", "F",
+    ]  # fmt: skip
+    extra = ["Gaussian (Box–Muller)", "Laplace (log-ratio)", "Inverse-Gamma", "Kumaraswamy",
+             "Half-Normal"]  # fmt: skip
+    assert set(kingma_welling + extra) <= names
+    assert set(SCIPY) == set(catalog.CATALOG)
+    assert catalog.get("normal").distribution is reparam.NORMAL
+    assert {e.approach for e in catalog.CATALOG.values()} == set(catalog.APPROACHES)
+    with pytest.raises(KeyError, match="known"):
+        catalog.get("nope")
+    with pytest.raises(ValueError, match="approach"):
+        catalog.entries("sideways")  # type: ignore[arg-type]
+
+
+def test_table_is_generated_from_the_catalog() -> None:
+    table = catalog.catalog_table()
+    assert table.count("\n") == len(catalog.CATALOG) + 2
+    for e in catalog.CATALOG.values():
+        assert e.name in table and e.formula in table.replace("\\vert ", "|")
+    assert "(implicit)" in catalog.catalog_table("implicit")
+
+
+# -- goodness of fit ------------------------------------------------------------------------
+@pytest.mark.parametrize("key", KEYS)
+def test_goodness_of_fit_float64(key: str) -> None:
+    e = catalog.get(key)
+    p = e.example_params(torch.float64)
+    z = e.rsample(20_000, generator=_gen(1), **p)
+    stat = e.summary(z).numpy()
+    result = st.kstest(stat, _scipy_cdf(key, p))
+    assert result.pvalue > 1e-3, f"{key}: KS statistic {result.statistic:.4f}"
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_goodness_of_fit_float32(key: str) -> None:
+    e = catalog.get(key)
+    p = e.example_params(torch.float32)
+    z = e.rsample(5_000, generator=_gen(2), **p)
+    assert z.dtype == torch.float32 and bool(torch.isfinite(z).all())
+    result = st.kstest(e.summary(z).double().numpy(), _scipy_cdf(key, p))
+    assert result.pvalue > 1e-3, f"{key}: KS statistic {result.statistic:.4f}"
+
+
+@pytest.mark.parametrize("key", CDF_KEYS)
+def test_cdf_matches_scipy(key: str) -> None:
+    e = catalog.get(key)
+    p = e.example_params(torch.float64)
+    z = e.summary(e.rsample(200, generator=_gen(3), **p))
+    assert e.cdf is not None
+    ours = e.cdf(z, p).numpy()
+    np.testing.assert_allclose(ours, _scipy_cdf(key, p)(z.numpy()), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_log_density_matches_scipy(key: str) -> None:
+    e = catalog.get(key)
+    p = e.example_params(torch.float64)
+    z = e.rsample(200, generator=_gen(4), **p)
+    s = e.summary(z)
+    frozen = SCIPY[key](p)
+    if frozen is not None:
+        np.testing.assert_allclose(
+            e.summary_log_prob(s, p).numpy(), frozen.logpdf(s.numpy()), rtol=1e-9, atol=1e-9
+        )
+    if e.torch_distribution is not None:  # the full (joint) density against torch
+        ours = e.distribution.log_prob(z, p)
+        theirs = e.torch_distribution(p).log_prob(z)
+        torch.testing.assert_close(ours, theirs, rtol=1e-9, atol=1e-9)
+
+
+# -- gradients ------------------------------------------------------------------------------
+@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_gradient_check(key: str, dtype: torch.dtype) -> None:
+    checks = catalog.gradient_check(catalog.get(key), 20_000, generator=_gen(5), dtype=dtype)
+    assert checks
+    for c in checks:
+        assert math.isfinite(c.estimate) and c.std_error >= 0
+        assert abs(c.z_score) < 5, c
+
+
+def _torch_per_sample(
+    e: CatalogEntry, p: dict[str, torch.Tensor], n: int
+) -> dict[str, torch.Tensor]:
+    """Per-sample pathwise gradients through torch.distributions' rsample (one draw per copy)."""
+    torch.manual_seed(6)  # torch.distributions draws from the global generator
+    leaves = {k: v.expand(n, *v.shape).clone().requires_grad_(True) for k, v in p.items()}
+    assert e.torch_distribution is not None
+    z = e.torch_distribution(leaves).rsample()
+    e.moment.function(z.unsqueeze(0)).sum().backward()
+    names = [q.name for q in e.distribution.parameters if q.differentiable]
+    return {k: leaves[k].grad for k in names if leaves[k].grad is not None}  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("key", TORCH_KEYS)
+def test_agrees_with_torch_rsample_gradients(key: str) -> None:
+    e = catalog.get(key)
+    p = e.example_params(torch.float64)
+    n = 20_000
+    ours = pathwise_gradient(e.moment.function, e.distribution, p, n, generator=_gen(7))
+    theirs = _torch_per_sample(e, p, n)
+    for name, g in ours.items():
+        t = theirs[name]
+        diff = g.mean(0) - t.mean(0)
+        se = torch.sqrt(g.var(0) / n + t.var(0) / n)
+        ok = (diff.abs() <= 5 * se) | (diff.abs() < 1e-12)
+        assert bool(ok.all()), f"{key}.{name}: {diff} vs s.e. {se}"
+
+
+# -- shapes, dtypes, devices -----------------------------------------------------------------
+def _batched(e: CatalogEntry) -> dict[str, torch.Tensor]:
+    """Example parameters with the first one given a batch shape (2, 1), the rest (3,)."""
+    out = {}
+    for i, q in enumerate(e.distribution.parameters):
+        v = e.example_params(torch.float64)[q.name]
+        event = v.shape[v.dim() - q.event_dims :]
+        batch = (2, 1) if i == 0 else (3,)
+        out[q.name] = v.expand(*batch, *event).clone()
+    return out
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_broadcasting(key: str) -> None:
+    e = catalog.get(key)
+    p = _batched(e)
+    z = e.rsample(7, generator=_gen(8), **p)
+    event = e.rsample(1, generator=_gen(8), **e.example_params(torch.float64)).shape[1:]
+    batch = (2, 3) if len(e.distribution.parameters) > 1 else (2, 1)
+    assert z.shape == (7, *batch, *event)
+    assert bool(torch.isfinite(z).all())
+    grads = pathwise_gradient(e.moment.function, e.distribution, p, 5, generator=_gen(9))
+    for name, g in grads.items():
+        assert g.shape == (5, *p[name].shape) and bool(torch.isfinite(g).all())
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_dtype_follows_parameters_and_generator_is_reproducible(key: str) -> None:
+    e = catalog.get(key)
+    for dtype in (torch.float32, torch.float64):
+        p = e.example_params(dtype)
+        a = e.rsample(50, generator=_gen(10), **p)
+        b = e.rsample(50, generator=_gen(10), **p)
+        assert a.dtype == dtype and torch.equal(a, b)
+
+
+# -- the edges of the uniform ------------------------------------------------------------------
+@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("edge", ["zero", "top"])
+def test_uniform_edges_stay_finite(
+    key: str, dtype: torch.dtype, edge: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replace torch.rand by its extreme outputs (0, and the largest value below 1 — and 1
+    itself, which the clamp must also absorb): draws and gradients stay finite."""
+    e = catalog.get(key)
+    if edge == "top" and e.implicit:
+        pytest.skip("with every uniform at 1 − eps/2 Marsaglia–Tsang may never accept")
+
+    def constant(shape: tuple[int, ...], generator: object, d: torch.dtype) -> torch.Tensor:
+        value = 0.0 if edge == "zero" else 1.0
+        out = torch.full(shape, value, dtype=d)
+        if edge == "top":
+            out[..., ::2] = 1.0 - torch.finfo(d).eps / 2
+        return out
+
+    monkeypatch.setattr(entry_module, "_raw_uniform", constant)
+    p = e.example_params(dtype)
+    z = e.rsample(4, generator=_gen(11), **p)
+    assert bool(torch.isfinite(z).all()), z
+    grads = pathwise_gradient(e.moment.function, e.distribution, p, 4, generator=_gen(11))
+    for name, g in grads.items():
+        assert bool(torch.isfinite(g).all()), (name, g)
+
+
+def test_uniform_open_interval() -> None:
+    for dtype in (torch.float32, torch.float64):
+        u = catalog.uniform_open((100_000,), generator=_gen(12), dtype=dtype)
+        assert u.dtype == dtype and bool(((u > 0) & (u < 1)).all())
+
+
+def test_cauchy_textbook_form_flips_the_tail_in_float32() -> None:
+    """The known error recorded on the Cauchy row, and the fix."""
+    u = torch.tensor([torch.finfo(torch.float32).tiny], dtype=torch.float32)
+    assert torch.tan(math.pi * (u - 0.5)).item() > 0  # wrong sign
+    p = {"loc": torch.tensor(0.0), "scale": torch.tensor(1.0)}
+    assert catalog.inverse_cdf.cauchy_path(u, p).item() < -1e30
+
+
+def test_laplace_textbook_form_is_infinite_at_the_edge() -> None:
+    u = torch.tensor([torch.finfo(torch.float32).tiny], dtype=torch.float32)
+    textbook = -torch.sign(u - 0.5) * torch.log(1 - 2 * (u - 0.5).abs())
+    assert torch.isinf(textbook).all()
+    assert bool(torch.isfinite(catalog.location_scale.laplace_standard(u)).all())
+
+
+def test_erlang_product_form_underflows_but_sum_of_logs_does_not() -> None:
+    k = 2_000
+    u = catalog.uniform_open((100, k), generator=_gen(13), dtype=torch.float64)
+    assert bool(torch.isinf(-torch.log(u.prod(-1))).all())
+    z = catalog.get("erlang").rsample(100, generator=_gen(13), shape=float(k), rate=1.0)
+    assert bool(torch.isfinite(z).all())
+    assert abs(z.mean().item() - k) < 5 * math.sqrt(k / 100)
+
+
+def test_exp_e1_matches_scipy() -> None:
+    x = torch.tensor([0.01, 0.3, 0.8, 1.0, 1.2, 3.0, 10.0, 100.0], dtype=torch.float64)
+    ours = catalog.inverse_cdf.exp_e1(x).numpy()
+    ref = np.exp(x.numpy()) * scipy.special.exp1(x.numpy())
+    np.testing.assert_allclose(ours, ref, rtol=1e-12)
+
+
+# -- validation ----------------------------------------------------------------------------
+BAD = hs.sampled_from([0.0, -1.0, -1e-3, math.nan, math.inf, -math.inf])
+
+
+@pytest.mark.parametrize("key", KEYS)
+@settings(max_examples=10, deadline=None, derandomize=True)
+@given(bad=BAD)
+def test_invalid_parameters_raise_naming_them(key: str, bad: float) -> None:
+    e = catalog.get(key)
+    for q in e.distribution.parameters:
+        p = dict(e.example_params(torch.float64))
+        name = q.name
+        value = p[name].clone()
+        if math.isfinite(bad) and (
+            q.constraint is reparam.reparameterization.real or name == "loc"
+        ):
+            continue  # any finite real is valid here
+        if q.event_dims == 2:
+            value[..., 0, 0] = bad
+        else:
+            value.reshape(-1)[0] = bad
+        p[name] = value
+        if math.isfinite(bad) and key in {"uniform", "triangular"}:
+            continue  # a negative bound can be valid (ordering is tested below)
+        with pytest.raises(ValueError, match=name):
+            e.rsample(3, generator=_gen(14), **p)
+
+
+def test_cross_parameter_checks() -> None:
+    with pytest.raises(ValueError, match="high"):
+        catalog.get("uniform").rsample(2, low=1.0, high=1.0)
+    with pytest.raises(ValueError, match="high"):
+        catalog.get("reciprocal").rsample(2, low=2.0, high=1.0)
+    with pytest.raises(ValueError, match="mode"):
+        catalog.get("triangular").rsample(2, low=0.0, mode=3.0, high=2.0)
+    with pytest.raises(ValueError, match="shape"):
+        catalog.get("erlang").rsample(2, shape=2.5, rate=1.0)
+    mvn = catalog.get("multivariate_normal")
+    with pytest.raises(ValueError, match="scale_tril"):
+        mvn.rsample(2, loc=torch.zeros(2), scale_tril=torch.ones(2, 2))
+    with pytest.raises(ValueError, match="scale_tril"):
+        mvn.rsample(2, loc=torch.zeros(2), scale_tril=-torch.eye(2))
+    with pytest.raises(ValueError, match="loc"):
+        mvn.rsample(2, loc=torch.zeros(3), scale_tril=torch.eye(2))
+    with pytest.raises(ValueError, match="concentration"):
+        catalog.get("dirichlet").rsample(2, concentration=torch.ones(1))
+    with pytest.raises(ValueError, match="missing"):
+        catalog.get("gamma").rsample(2, concentration=1.0)
+    with pytest.raises(TypeError, match="rate"):
+        catalog.get("exponential").rsample(2, rate="fast")  # type: ignore[arg-type]
+
+
+def _valid_value(q: reparam.Parameter, x: float, like: torch.Tensor) -> torch.Tensor:
+    if q.event_dims:
+        return like
+    return torch.tensor(x if q.constraint is not reparam.reparameterization.real else math.log(x))
+
+
+@pytest.mark.parametrize("key", KEYS)
+@settings(
+    max_examples=8, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(
+    values=hs.lists(hs.floats(0.3, 8.0), min_size=3, max_size=3),
+    seed=hs.integers(0, 2**31 - 1),
+    dtype=hs.sampled_from([torch.float32, torch.float64]),
+)
+def test_draws_and_gradients_are_finite(
+    key: str, values: list[float], seed: int, dtype: torch.dtype
+) -> None:
+    e = catalog.get(key)
+    example = e.example_params(torch.float64)
+    p = {
+        q.name: _valid_value(q, v, example[q.name])
+        for q, v in zip(e.distribution.parameters, values, strict=False)
+    }
+    if key == "erlang":
+        p["shape"] = torch.tensor(float(max(1, round(values[0]))))
+    if key in {"uniform", "reciprocal"}:
+        p["high"] = p["low"] + torch.tensor(values[1])
+    if key == "triangular":
+        p["mode"] = p["low"] + torch.tensor(values[1])
+        p["high"] = p["mode"] + torch.tensor(values[2])
+    p = {k: v.to(dtype) for k, v in p.items()}
+    z = e.rsample(200, generator=_gen(seed), **p)
+    assert z.dtype == dtype and bool(torch.isfinite(z).all())
+    grads = pathwise_gradient(e.moment.function, e.distribution, p, 50, generator=_gen(seed))
+    for g in grads.values():
+        assert bool(torch.isfinite(g).all())
