@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
 
@@ -33,3 +35,12 @@ def test_mathjax_is_installed_with_its_fonts() -> None:
     assert any((source / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff"))
     for folder in local_mathjax.LAZY_FOLDERS:
         assert (source / folder).is_dir()
+
+
+def test_parallel_reading_jobs() -> None:
+    import parallel_read
+
+    assert parallel_read.reading_jobs({"BOOK_BUILD_JOBS": "3"}) == 3
+    assert 1 <= parallel_read.reading_jobs({}) <= parallel_read.MAX_DEFAULT_JOBS
+    with pytest.raises(ValueError, match="BOOK_BUILD_JOBS"):
+        parallel_read.reading_jobs({"BOOK_BUILD_JOBS": "0"})
