@@ -15,6 +15,10 @@ Modules, one idea each:
 - :mod:`reparam.gaussian_identities` — Bonnet's and Price's theorems, exact and by Monte Carlo.
 - :mod:`reparam.discrete` — Gumbel-max, Concrete / Gumbel-softmax and straight-through paths.
 - :mod:`reparam.history` — the timeline data and the bibliography checks.
+- :mod:`reparam.data` — the digits and breast-cancer data sets from scikit-learn.
+- :mod:`reparam.vae` — a variational autoencoder and its two ELBO estimators.
+- :mod:`reparam.logistic` — Bayesian logistic regression with five gradient estimators.
+- :mod:`reparam.training` — a seeded training loop with a progress bar.
 - :mod:`reparam.catalog` — the table of standard reparameterizations, every row tested,
   and implicit reparameterization gradients for the Gamma family.
 - :mod:`reparam.plotting` — the book's figures.
@@ -22,11 +26,15 @@ Modules, one idea each:
 
 from reparam import (
     catalog,
+    data,
     discrete,
     estimators,
     gaussian_identities,
     history,
+    logistic,
     plotting,
+    training,
+    vae,
     variance,
 )
 from reparam.costs import (
@@ -55,6 +63,7 @@ __all__ = [
     "catalog",
     "constant_cost",
     "cosine_cost",
+    "data",
     "discrete",
     "estimators",
     "exact_gradient",
@@ -63,11 +72,14 @@ __all__ = [
     "gaussian_identities",
     "history",
     "linear_cost",
+    "logistic",
     "normal_log_prob",
     "normal_rsample",
     "plotting",
     "quadratic_cost",
     "standard_normal",
     "summarize",
+    "training",
+    "vae",
     "variance",
 ]

@@ -5,6 +5,7 @@ colour-vision deficiency; lines also differ by marker or dash so that figures su
 greyscale printing. Every figure function labels its axes and returns the figure.
 """
 
+from reparam.plotting import applications
 from reparam.plotting.catalog import plot_catalog_densities, plot_implicit_gradient
 from reparam.plotting.history import plot_timeline
 from reparam.plotting.montecarlo import plot_error_vs_samples, plot_estimator_histograms
@@ -13,6 +14,7 @@ from reparam.plotting.style import COLORS, LINESTYLES, book_style, new_axes
 __all__ = [
     "COLORS",
     "LINESTYLES",
+    "applications",
     "book_style",
     "new_axes",
     "plot_catalog_densities",

@@ -1,0 +1,487 @@
+"""Tests of reparam.vae and reparam.training.
+
+Oracles: torch.distributions (KL divergences, Bernoulli and multivariate-normal densities),
+scipy.stats, the closed-form ELBO of the linear-Gaussian model, central finite differences
+in float64, and repeated seeded runs. Statistical checks use 5 standard errors.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+
+import pytest
+import torch
+from scipy import stats
+from torch import Tensor
+from torch.distributions import Bernoulli, Independent, MultivariateNormal, Normal, kl_divergence
+
+from reparam import data, training, vae
+
+Z = 5.0
+F64 = torch.float64
+
+
+def _gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _linear_model(seed: int = 0, data_dim: int = 3, latent_dim: int = 2) -> vae.VAE:
+    """An affine encoder and decoder with a Gaussian decoder: the linear-Gaussian model."""
+    return vae.VAE(
+        data_dim,
+        latent_dim,
+        (),
+        likelihood="gaussian",
+        obs_scale=0.7,
+        generator=_gen(seed),
+        dtype=F64,
+    )
+
+
+def _closed_form(model: vae.VAE, x: Tensor) -> Tensor:
+    loc, scale = model.encode(x)
+    layer = model.decoder[0]
+    assert isinstance(layer, torch.nn.Linear)
+    return vae.linear_gaussian_elbo(x, layer.weight, layer.bias, model.obs_scale, loc, scale)
+
+
+# -- closed forms --------------------------------------------------------------------------
+def test_kl_matches_torch_distributions(dtype: torch.dtype) -> None:
+    g = _gen(1)
+    loc = torch.randn(4, 3, generator=g, dtype=dtype)
+    scale = torch.rand(4, 3, generator=g, dtype=dtype) + 0.2
+    ours = vae.kl_to_standard_normal(loc, scale)
+    q = Independent(Normal(loc, scale), 1)
+    p = Independent(Normal(torch.zeros_like(loc), torch.ones_like(scale)), 1)
+    torch.testing.assert_close(ours, kl_divergence(q, p))
+    assert ours.dtype == dtype
+
+
+def test_kl_rejects_non_positive_scale() -> None:
+    with pytest.raises(ValueError, match="scale"):
+        vae.kl_to_standard_normal(torch.zeros(2), torch.tensor([1.0, 0.0]))
+
+
+def test_bernoulli_log_likelihood_matches_torch() -> None:
+    g = _gen(2)
+    x = (torch.rand(5, 6, generator=g) > 0.5).double()
+    logits = 3 * torch.randn(7, 5, 6, generator=g, dtype=F64)
+    expected = Bernoulli(logits=logits).log_prob(x.expand_as(logits)).sum(-1)
+    torch.testing.assert_close(vae.bernoulli_log_likelihood(x, logits), expected)
+
+
+def test_linear_gaussian_evidence_matches_scipy() -> None:
+    g = _gen(3)
+    weight, bias = torch.randn(3, 2, generator=g, dtype=F64), torch.randn(3, generator=g, dtype=F64)
+    x = torch.randn(4, 3, generator=g, dtype=F64)
+    ours = vae.linear_gaussian_log_evidence(x, weight, bias, 0.7)
+    cov = (weight @ weight.T + 0.49 * torch.eye(3, dtype=F64)).numpy()
+    theirs = stats.multivariate_normal(bias.numpy(), cov).logpdf(x.numpy())
+    torch.testing.assert_close(ours, torch.as_tensor(theirs), rtol=1e-12, atol=1e-12)
+
+
+def test_linear_gaussian_elbo_is_evidence_minus_kl_to_posterior() -> None:
+    """log p(x) − L(q) = KL(q ‖ p(z | x)) for any diagonal q (the exact posterior is a
+    full-covariance Gaussian, computed independently here)."""
+    g = _gen(4)
+    s = 0.7
+    weight, bias = torch.randn(3, 2, generator=g, dtype=F64), torch.randn(3, generator=g, dtype=F64)
+    x = torch.randn(5, 3, generator=g, dtype=F64)
+    loc = torch.randn(5, 2, generator=g, dtype=F64)
+    scale = torch.rand(5, 2, generator=g, dtype=F64) + 0.3
+    precision = torch.eye(2, dtype=F64) + weight.T @ weight / s**2
+    post_cov = torch.linalg.inv(precision)
+    post_mean = (post_cov @ weight.T @ (x - bias).T / s**2).T
+    gap = kl_divergence(
+        MultivariateNormal(loc, torch.diag_embed(scale.square())),
+        MultivariateNormal(post_mean, post_cov.expand(5, 2, 2)),
+    )
+    evidence = vae.linear_gaussian_log_evidence(x, weight, bias, s)
+    torch.testing.assert_close(
+        vae.linear_gaussian_elbo(x, weight, bias, s, loc, scale), evidence - gap
+    )
+
+
+# -- the two estimators are unbiased -------------------------------------------------------
+@pytest.mark.parametrize("estimator", ["generic", "analytic_kl"])
+def test_elbo_estimators_are_unbiased_on_the_linear_gaussian_model(estimator: str) -> None:
+    model = _linear_model()
+    x = torch.randn(3, 3, generator=_gen(5), dtype=F64)
+    exact = _closed_form(model, x)
+    reps = 20_000
+    with torch.no_grad():
+        draws = vae.elbo(model, x.repeat(reps, 1), 1, estimator=estimator, generator=_gen(6))
+    draws = draws.reshape(reps, 3)
+    se = draws.std(0) / math.sqrt(reps)
+    assert ((draws.mean(0) - exact).abs() < Z * se).all(), (draws.mean(0), exact, se)
+
+
+def test_generic_estimator_is_exact_at_the_true_posterior() -> None:
+    """With q the exact posterior, log p(x, z) − log q(z | x) = log p(x) for every z: the
+    generic estimator (eq. 6) has zero variance, the analytic-KL one (eq. 7) does not."""
+    s = 0.7
+    model = _linear_model(seed=7)
+    layer = model.decoder[0]
+    assert isinstance(layer, torch.nn.Linear)
+    with torch.no_grad():
+        # Orthogonal decoder columns make the exact posterior diagonal.
+        q, _ = torch.linalg.qr(torch.randn(3, 2, generator=_gen(8), dtype=F64))
+        layer.weight.copy_(q * torch.tensor([1.5, 0.5], dtype=F64))
+        w, b = layer.weight, layer.bias
+        post_var = 1 / (1 + w.square().sum(0) / s**2)  # (2,)
+        gain = post_var[:, None] * w.T / s**2  # posterior mean = gain (x − b)
+        encoder = model.encoder[0]
+        assert isinstance(encoder, torch.nn.Linear)
+        encoder.weight.copy_(torch.cat([gain, torch.zeros(2, 3, dtype=F64)]))
+        encoder.bias.copy_(torch.cat([-gain @ b, 0.5 * post_var.log()]))
+        x = torch.randn(4, 3, generator=_gen(9), dtype=F64)
+        evidence = vae.linear_gaussian_log_evidence(x, w, b, s)
+        generic = vae.elbo(model, x.repeat(500, 1), 1, estimator="generic", generator=_gen(10))
+        analytic = vae.elbo(model, x.repeat(500, 1), 1, estimator="analytic_kl", generator=_gen(10))
+    torch.testing.assert_close(generic, evidence.repeat(500), rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(_closed_form(model, x), evidence, rtol=1e-10, atol=1e-10)
+    assert float(analytic.reshape(500, 4).var(0).min()) > 1e-3
+
+
+def test_more_samples_average_the_single_sample_estimates() -> None:
+    model = _linear_model()
+    x = torch.randn(2, 3, generator=_gen(9), dtype=F64)
+    with torch.no_grad():
+        many = vae.elbo(model, x, 4, generator=_gen(10))
+        loc, scale = model.encode(x)
+        eps = torch.randn(4, 2, 2, generator=_gen(10), dtype=F64)
+        z = loc + scale * eps
+        by_hand = model.log_likelihood(x, z).mean(0) - vae.kl_to_standard_normal(loc, scale)
+    torch.testing.assert_close(many, by_hand)
+
+
+# -- gradients -----------------------------------------------------------------------------
+@pytest.mark.parametrize("estimator", ["generic", "analytic_kl"])
+def test_elbo_gradient_matches_finite_differences(estimator: str) -> None:
+    """With the noise fixed (same seed), the estimate is a smooth function of every weight."""
+    model = vae.VAE(4, 2, (3,), generator=_gen(11), dtype=F64)
+    x = (torch.rand(3, 4, generator=_gen(12)) > 0.5).double()
+
+    def value() -> Tensor:
+        return vae.elbo(model, x, 2, estimator=estimator, generator=_gen(13)).sum()
+
+    params = list(model.parameters())
+    grads = torch.autograd.grad(value(), params)
+    h = 1e-6
+    with torch.no_grad():
+        for param, grad in zip(params, grads, strict=True):
+            flat, flat_grad = param.view(-1), grad.reshape(-1)
+            for i in range(flat.numel()):
+                flat[i] += h
+                up = value()
+                flat[i] -= 2 * h
+                down = value()
+                flat[i] += h
+                fd = (up - down) / (2 * h)
+                assert abs(fd - flat_grad[i]) < 1e-7 * (1 + abs(fd)), (i, fd, flat_grad[i])
+
+
+def test_pathwise_surrogate_is_the_elbo_estimate() -> None:
+    model = vae.VAE(4, 2, (3,), generator=_gen(14), dtype=F64)
+    x = (torch.rand(3, 4, generator=_gen(15)) > 0.5).double()
+    step = vae.elbo_surrogate(model, x, 2, generator=_gen(16))
+    direct = vae.elbo(model, x, 2, generator=_gen(16))
+    torch.testing.assert_close(step.surrogate, direct.mean())
+    torch.testing.assert_close(step.elbo, direct.detach())
+    assert step.signal.shape == (2, 3)
+
+
+@pytest.mark.parametrize(
+    ("encoder_gradient", "estimator", "baseline"),
+    [
+        ("pathwise", "analytic_kl", None),
+        ("pathwise", "generic", None),
+        ("score_function", "analytic_kl", None),
+        ("score_function", "generic", None),
+        ("score_function", "analytic_kl", -4.0),
+    ],
+)
+def test_surrogate_gradients_are_unbiased(
+    encoder_gradient: str, estimator: str, baseline: float | None
+) -> None:
+    """Mean of repeated gradient estimates against autograd of the closed-form ELBO."""
+    model = _linear_model(seed=17)
+    x = torch.randn(2, 3, generator=_gen(18), dtype=F64)
+    params = list(model.parameters())
+    exact = torch.autograd.grad(_closed_form(model, x).mean(), params)
+    gen = _gen(19)
+    reps = 100
+    samples = []
+    for _ in range(reps):
+        step = vae.elbo_surrogate(
+            model,
+            x,
+            50,
+            estimator=estimator,
+            encoder_gradient=encoder_gradient,  # type: ignore[arg-type]
+            baseline=baseline,
+            generator=gen,
+        )
+        samples.append(
+            torch.cat([g.reshape(-1) for g in torch.autograd.grad(step.surrogate, params)])
+        )
+    stacked = torch.stack(samples)
+    target = torch.cat([g.reshape(-1) for g in exact])
+    se = stacked.std(0) / math.sqrt(reps)
+    assert ((stacked.mean(0) - target).abs() <= Z * se + 1e-10).all()
+
+
+def test_score_function_gradient_is_noisier_than_pathwise() -> None:
+    model = _linear_model(seed=20)
+    x = torch.randn(2, 3, generator=_gen(21), dtype=F64)
+    enc = model.encoder_parameters()
+
+    def spread(mode: str) -> float:
+        gen = _gen(22)
+        grads = [
+            torch.cat(
+                [
+                    g.reshape(-1)
+                    for g in torch.autograd.grad(
+                        vae.elbo_surrogate(
+                            model, x, 1, encoder_gradient=mode, generator=gen
+                        ).surrogate,  # type: ignore[arg-type]
+                        enc,
+                    )
+                ]
+            )
+            for _ in range(200)
+        ]
+        return float(torch.stack(grads).var(0).sum())
+
+    assert spread("score_function") > 3 * spread("pathwise")
+
+
+# -- the model -----------------------------------------------------------------------------
+def test_same_seed_same_weights_and_dtypes(dtype: torch.dtype) -> None:
+    a = vae.VAE(64, 2, (16,), generator=_gen(23), dtype=dtype)
+    b = vae.VAE(64, 2, (16,), generator=_gen(23), dtype=dtype)
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(p, q) and p.dtype == dtype
+    x = torch.rand(5, 64, generator=_gen(24), dtype=dtype)
+    loc, scale = a.encode(x)
+    assert loc.shape == scale.shape == (5, 2) and (scale > 0).all()
+    assert vae.elbo(a, x, 3, generator=_gen(25)).dtype == dtype
+    assert a.mean(loc).shape == (5, 64) and ((a.mean(loc) > 0) & (a.mean(loc) < 1)).all()
+
+
+def test_model_rejects_bad_configuration() -> None:
+    with pytest.raises(ValueError, match="latent_dim"):
+        vae.VAE(4, 0)
+    with pytest.raises(TypeError, match="data_dim"):
+        vae.VAE(4.0, 2)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="likelihood"):
+        vae.VAE(4, 2, likelihood="poisson")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="obs_scale"):
+        vae.VAE(4, 2, likelihood="gaussian", obs_scale=-1.0)
+    with pytest.raises(TypeError, match="generator"):
+        vae.VAE(4, 2, generator=1)  # type: ignore[arg-type]
+
+
+def test_model_rejects_bad_data() -> None:
+    model = vae.VAE(4, 2, (3,), generator=_gen())
+    with pytest.raises(ValueError, match="data_dim"):
+        model.encode(torch.zeros(2, 5))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        model.encode(torch.full((2, 4), 2.0))
+    with pytest.raises(ValueError, match="finite"):
+        model.encode(torch.full((2, 4), math.nan))
+    with pytest.raises(TypeError, match="x"):
+        model.encode([[0.0] * 4])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="latent_dim"):
+        model.decode(torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="batch, data_dim"):
+        vae.elbo(model, torch.zeros(4), 1)
+
+
+def test_estimator_arguments_are_validated() -> None:
+    model = vae.VAE(4, 2, (3,), generator=_gen())
+    x = torch.zeros(2, 4)
+    with pytest.raises(ValueError, match="num_samples"):
+        vae.elbo(model, x, 0)
+    with pytest.raises(ValueError, match="estimator"):
+        vae.elbo(model, x, 1, estimator="C")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="encoder_gradient"):
+        vae.elbo_surrogate(model, x, 1, encoder_gradient="magic")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="baseline"):
+        vae.elbo_surrogate(model, x, 1, baseline=1.0)
+    with pytest.raises(ValueError, match="baseline"):
+        vae.elbo_surrogate(model, x, 1, encoder_gradient="score_function", baseline=torch.zeros(3))
+    with pytest.raises(ValueError, match="baseline"):
+        vae.elbo_surrogate(model, x, 1, encoder_gradient="score_function", baseline=math.inf)
+    with pytest.raises(ValueError, match="obs_scale"):
+        vae.linear_gaussian_elbo(x, torch.zeros(4, 2), torch.zeros(4), 0.0, x[:, :2], x[:, :2])
+
+
+# -- training ------------------------------------------------------------------------------
+def _digits() -> data.DataSplit:
+    return data.load_digits(generator=_gen(0), binarize=True, dtype=torch.float32)
+
+
+def _short_run(seed: int, num_steps: int = 200, **kwargs: object) -> training.TrainingHistory:
+    split = _digits()
+    model = vae.VAE(64, 2, (32,), generator=_gen(seed), dtype=torch.float32)
+    return vae.train_vae(
+        model,
+        split.train_inputs,
+        num_steps=num_steps,
+        learning_rate=3e-3,
+        heldout_x=split.test_inputs,
+        eval_every=100 if num_steps >= 100 else num_steps,
+        generator=_gen(seed + 1),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_training_improves_the_heldout_elbo_within_seconds() -> None:
+    start = time.perf_counter()
+    history = _short_run(0)
+    # About a second on an idle laptop core; the bound leaves room for a loaded CI machine.
+    assert time.perf_counter() - start < 20
+    assert history.eval_steps == [0, 100, 200]
+    assert history.evaluations[-1] > history.evaluations[0] + 10  # nats per image
+    assert len(history.values) == 200 and history.steps_per_second > 0
+
+
+def test_same_seed_same_numbers() -> None:
+    first, second = _short_run(3, 60), _short_run(3, 60)
+    assert first.values == second.values and first.evaluations == second.evaluations
+    assert _short_run(4, 60).values != first.values
+
+
+def test_score_function_training_runs_and_is_reproducible() -> None:
+    one = _short_run(5, 100, encoder_gradient="score_function", baseline_decay=0.9)
+    two = _short_run(5, 100, encoder_gradient="score_function", baseline_decay=0.9)
+    assert one.evaluations == two.evaluations
+    assert one.evaluations[-1] > one.evaluations[0]
+
+
+def test_train_vae_rejects_bad_arguments() -> None:
+    split = _digits()
+    model = vae.VAE(64, 2, (8,), generator=_gen(), dtype=torch.float32)
+    x = split.train_inputs
+    with pytest.raises(ValueError, match="baseline_decay"):
+        vae.train_vae(model, x, num_steps=1, baseline_decay=0.9, generator=_gen())
+    with pytest.raises(ValueError, match="decay"):
+        vae.train_vae(
+            model,
+            x,
+            num_steps=1,
+            encoder_gradient="score_function",
+            baseline_decay=1.0,
+            generator=_gen(),
+        )
+    with pytest.raises(ValueError, match="learning_rate"):
+        vae.train_vae(model, x, num_steps=1, learning_rate=0.0, generator=_gen())
+    with pytest.raises(TypeError, match="generator"):
+        vae.train_vae(model, x, num_steps=1, generator=None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="batch_size"):
+        vae.train_vae(model, x[:10], num_steps=1, batch_size=20, generator=_gen())
+
+
+def test_minibatches_cover_each_epoch_once() -> None:
+    batches = training.minibatches(10, 3, 7, generator=_gen())
+    assert batches.shape == (7, 3)
+    for epoch in range(2):  # 3 batches per epoch, the 10th example dropped
+        seen = batches[3 * epoch : 3 * epoch + 3].reshape(-1)
+        assert seen.unique().numel() == 9
+
+
+def test_cosine_decay_endpoints() -> None:
+    decay = training.cosine_decay(100)
+    assert decay(0) == 1.0 and abs(decay(50) - 0.5) < 1e-12 and abs(decay(100)) < 1e-12
+    assert abs(decay(200)) < 1e-12
+
+
+def test_moving_average() -> None:
+    average = training.MovingAverage(0.9)
+    assert average.value is None
+    average.update(10.0)
+    average.update(0.0)
+    assert abs(float(average.update(0.0)) - 8.1) < 1e-6
+    with pytest.raises(ValueError, match="decay"):
+        training.MovingAverage(1.0)
+    with pytest.raises(ValueError, match="finite"):
+        average.update(math.nan)
+
+
+def test_train_stops_on_divergence() -> None:
+    weight = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.SGD([weight], lr=0.1)
+
+    def step(indices: Tensor) -> float:
+        return math.nan
+
+    with pytest.raises(FloatingPointError, match="step 1"):
+        training.train(step, optimizer, 4, num_steps=3, batch_size=2, generator=_gen())
+
+
+def test_train_rejects_bad_arguments() -> None:
+    weight = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.SGD([weight], lr=0.1)
+    with pytest.raises(TypeError, match="step"):
+        training.train(1, optimizer, 4, num_steps=1, batch_size=2, generator=_gen())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="optimizer"):
+        training.train(lambda i: 0.0, None, 4, num_steps=1, batch_size=2, generator=_gen())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="eval_every"):
+        training.train(
+            lambda i: 0.0, optimizer, 4, num_steps=1, batch_size=2, generator=_gen(), eval_every=0
+        )
+
+
+def test_progress_bar_quiet_unless_interactive_or_asked() -> None:
+    quiet = io.StringIO()
+    bar = training.ProgressBar(10, stream=quiet)
+    assert not bar.enabled  # a StringIO is not a terminal
+    bar.update(10, "loss 1.0")
+    bar.close()
+    assert quiet.getvalue() == ""
+    loud = io.StringIO()
+    bar = training.ProgressBar(10, enabled=True, stream=loud, width=10)
+    bar.update(5, "loss 1.0")
+    bar.update(10)
+    bar.close()
+    assert "[##########] 10/10" in loud.getvalue() and loud.getvalue().endswith("\n")
+    assert "[#####-----] 5/10 loss 1.0" in loud.getvalue()
+
+
+# -- figures -------------------------------------------------------------------------------
+def test_vae_figures() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from reparam.plotting import applications
+
+    fig = applications.plot_elbo_curves(
+        {"a": ([0, 1, 2], [-3.0, -2.0, -1.0]), "b": ([0, 2], [-4.0, -2.0])}
+    )
+    (ax,) = fig.axes
+    assert ax.get_xlabel() and ax.get_ylabel() and len(ax.get_lines()) == 2
+    plt.close(fig)
+    fig = applications.plot_image_grid(torch.rand(12, 64), ncols=5)
+    assert len(fig.axes) == 15 and sum(bool(a.images) for a in fig.axes) == 12
+    plt.close(fig)
+    fig = applications.plot_reconstructions(torch.rand(3, 64), torch.rand(3, 64))
+    assert len(fig.axes) == 6
+    plt.close(fig)
+    fig = applications.plot_latent_map(torch.randn(20, 2), torch.arange(20) % 10)
+    (ax,) = fig.axes
+    assert len(ax.texts) == 20 and ax.get_xlabel() == "$z_1$"
+    plt.close(fig)
+    with pytest.raises(ValueError, match="one length"):
+        applications.plot_elbo_curves({"a": ([0, 1], [1.0])})
+    with pytest.raises(ValueError, match="one shape"):
+        applications.plot_reconstructions(torch.rand(3, 64), torch.rand(2, 64))
+    with pytest.raises(ValueError, match="square"):
+        applications.plot_image_grid(torch.rand(2, 10))
+    with pytest.raises(ValueError, match=r"\(n, 2\)"):
+        applications.plot_latent_map(torch.randn(5, 3), torch.arange(5))
