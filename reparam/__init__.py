@@ -6,6 +6,7 @@ book imports it; every public function is tested against an independent oracle.
 Modules, one idea each:
 
 - :mod:`reparam.montecarlo` — Monte Carlo means and standard errors.
+- :mod:`reparam.noise` — base noise p(ε) drawn from an explicit generator.
 - :mod:`reparam.reparameterization` — the sampling path z = g(ε; θ) every estimator uses.
 - :mod:`reparam.normal` — the Gaussian reparameterization z = μ + σ·ε.
 - :mod:`reparam.costs` — test costs with closed-form Gaussian expectations.
@@ -32,6 +33,7 @@ from reparam import (
     gaussian_identities,
     history,
     logistic,
+    noise,
     plotting,
     training,
     vae,
@@ -73,6 +75,7 @@ __all__ = [
     "history",
     "linear_cost",
     "logistic",
+    "noise",
     "normal_log_prob",
     "normal_rsample",
     "plotting",

@@ -36,6 +36,7 @@ import torch
 from torch import Tensor
 
 from reparam._validation import as_tensor, check_finite, check_generator, check_num_samples
+from reparam.noise import open_uniform
 from reparam.reparameterization import Parameter, Reparameterization, open_unit_interval
 
 __all__ = [
@@ -81,15 +82,7 @@ def sample_uniform(
     Returns:
         Tensor of shape ``shape``, dtype ``dtype`` (default: torch's default dtype).
     """
-    check_generator(generator)
-    dtype = dtype if dtype is not None else torch.get_default_dtype()
-    if not dtype.is_floating_point:
-        raise TypeError(f"dtype must be a floating dtype, got {dtype}")
-    gen_device = generator.device if generator is not None else torch.device("cpu")
-    u = torch.rand(shape, generator=generator, dtype=dtype, device=gen_device)
-    info = torch.finfo(dtype)
-    u = u.clamp(min=info.tiny, max=1.0 - info.eps / 2)
-    return u.to(device) if device is not None else u
+    return open_uniform(shape, generator=generator, dtype=dtype, device=device)
 
 
 def sample_gumbel(

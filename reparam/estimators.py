@@ -52,7 +52,8 @@ from reparam._validation import (
     check_generator,
     check_num_samples,
 )
-from reparam.normal import NormalReparameterization, standard_normal
+from reparam.noise import standard_normal, uniform
+from reparam.normal import NormalReparameterization
 from reparam.reparameterization import Reparameterization
 
 __all__ = [
@@ -185,13 +186,6 @@ def _sum_to_param(grad: Tensor, value: Tensor, num_samples: int) -> Tensor:
     """Sum a per-sample gradient of shape ``(N, *batch, *event)`` down to ``(N, *value.shape)``."""
     target = (num_samples, *([1] * (grad.dim() - 1 - value.dim())), *value.shape)
     return grad.sum_to_size(target).reshape(num_samples, *value.shape)
-
-
-def _uniform(shape: tuple[int, ...], generator: torch.Generator | None, like: Tensor) -> Tensor:
-    """U(0, 1) draws, made on the generator's device and moved to ``like``'s."""
-    gen_device = generator.device if generator is not None else torch.device("cpu")
-    u = torch.rand(shape, generator=generator, dtype=like.dtype, device=gen_device)
-    return u.to(like.device)
 
 
 # -- the pathwise estimator ----------------------------------------------------------------
@@ -436,7 +430,7 @@ def measure_valued_gradient(
     loc, scale = checked["loc"].detach(), checked["scale"].detach()
     shape = (n, *batch_shape)
     with torch.no_grad():
-        uniforms = _uniform((3, *shape), generator, loc)
+        uniforms = uniform((3, *shape), generator=generator, dtype=loc.dtype, device=loc.device)
         normals = standard_normal(
             (3, *shape), generator=generator, dtype=loc.dtype, device=loc.device
         )

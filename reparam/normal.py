@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from reparam._validation import as_tensor, check_generator, check_positive
+from reparam._validation import as_tensor, check_positive
+from reparam.noise import standard_normal
 from reparam.reparameterization import Parameter, Reparameterization, positive, real
 
 __all__ = [
@@ -25,24 +26,6 @@ __all__ = [
     "normal_rsample",
     "standard_normal",
 ]
-
-
-def standard_normal(
-    shape: tuple[int, ...],
-    *,
-    generator: torch.Generator | None = None,
-    dtype: torch.dtype | None = None,
-    device: torch.device | str | None = None,
-) -> Tensor:
-    """Draw eps ~ N(0, 1) of the given shape, from ``generator``.
-
-    The draw is made on the generator's device (CPU generators draw on the CPU) and
-    then moved, so one seeded CPU generator gives the same numbers whatever ``device`` is.
-    """
-    check_generator(generator)
-    gen_device = generator.device if generator is not None else torch.device("cpu")
-    eps = torch.randn(shape, generator=generator, dtype=dtype, device=gen_device)
-    return eps.to(device) if device is not None else eps
 
 
 def normal_rsample(
