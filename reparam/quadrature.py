@@ -23,13 +23,42 @@ from torch import Tensor
 
 from reparam._validation import as_tensor, check_finite, check_positive
 
-__all__ = ["gauss_hermite_expectation"]
+__all__ = ["gauss_hermite_expectation", "gauss_hermite_rule"]
 
 
 @lru_cache(maxsize=16)
 def _hermite_rule(degree: int) -> tuple[np.ndarray, np.ndarray]:
     nodes, weights = np.polynomial.hermite_e.hermegauss(degree)
     return nodes, weights / math.sqrt(2 * math.pi)
+
+
+def gauss_hermite_rule(
+    degree: int, *, dtype: torch.dtype | None = None, device: torch.device | str | None = None
+) -> tuple[Tensor, Tensor]:
+    """Nodes x_i and weights w_i with E_{N(0, 1)}[h(ε)] ≈ Σ_i w_i h(x_i).
+
+    The probabilists' Gauss–Hermite rule with the weights already divided by sqrt(2π), so
+    they sum to 1. Useful to take a gradient *per node* and average afterwards.
+
+    Args:
+        degree: number of nodes, 1 to 250.
+        dtype, device: of the returned tensors (default dtype: torch's default).
+
+    Returns:
+        ``(nodes, weights)``, each of shape ``(degree,)``.
+    """
+    _check_degree(degree)
+    nodes, weights = _hermite_rule(degree)
+    dtype = dtype if dtype is not None else torch.get_default_dtype()
+    return (
+        torch.as_tensor(nodes, dtype=dtype, device=device),
+        torch.as_tensor(weights, dtype=dtype, device=device),
+    )
+
+
+def _check_degree(degree: object) -> None:
+    if isinstance(degree, bool) or not isinstance(degree, int) or not 1 <= degree <= 250:
+        raise ValueError(f"degree must be an int between 1 and 250, got {degree!r}")
 
 
 def gauss_hermite_expectation(
@@ -49,8 +78,7 @@ def gauss_hermite_expectation(
     Returns:
         Tensor of shape ``batch_shape`` with ``loc``'s dtype and device.
     """
-    if isinstance(degree, bool) or not isinstance(degree, int) or not 1 <= degree <= 250:
-        raise ValueError(f"degree must be an int between 1 and 250, got {degree!r}")
+    _check_degree(degree)
     loc_t = check_finite(as_tensor(loc, "loc"), "loc")
     scale_t = check_positive(as_tensor(scale, "scale", like=loc_t), "scale")
     loc_t, scale_t = torch.broadcast_tensors(loc_t, scale_t)

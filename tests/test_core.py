@@ -268,6 +268,18 @@ def test_quadrature_rejects_bad_degree(degree: object) -> None:
         reparam.gauss_hermite_expectation(torch.exp, 0.0, 1.0, degree=degree)  # type: ignore[arg-type]
 
 
+def test_gauss_hermite_rule_matches_numpy_and_normalises() -> None:
+    nodes, weights = reparam.quadrature.gauss_hermite_rule(30, dtype=torch.float64)
+    ref_nodes, ref_weights = np.polynomial.hermite_e.hermegauss(30)
+    np.testing.assert_allclose(nodes.numpy(), ref_nodes)
+    np.testing.assert_allclose(weights.numpy(), ref_weights / math.sqrt(2 * math.pi))
+    assert weights.sum().item() == pytest.approx(1.0, abs=1e-14)
+    # E[eps^4] = 3 under N(0, 1)
+    assert (weights * nodes**4).sum().item() == pytest.approx(3.0, abs=1e-12)
+    with pytest.raises(ValueError, match="degree"):
+        reparam.quadrature.gauss_hermite_rule(0)
+
+
 def test_quadrature_rejects_bad_scale() -> None:
     with pytest.raises(ValueError, match="scale"):
         reparam.gauss_hermite_expectation(torch.exp, 0.0, -1.0)
