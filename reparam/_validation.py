@@ -7,6 +7,7 @@ NaN several calls later.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +38,10 @@ def as_tensor(value: Any, name: str, like: Tensor | None = None) -> Tensor:
 
 def check_finite(tensor: Tensor, name: str) -> Tensor:
     """Raise ``ValueError`` if ``tensor`` holds a NaN or an infinity."""
+    if tensor.numel() == 1:  # one value (the common case): a Python check, no kernels
+        if not math.isfinite(float(tensor.detach())):
+            raise ValueError(f"{name} must be finite, got {_describe(tensor)}")
+        return tensor
     if not bool(torch.isfinite(tensor.detach()).all()):
         raise ValueError(f"{name} must be finite, got {_describe(tensor)}")
     return tensor

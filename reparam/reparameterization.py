@@ -46,6 +46,10 @@ def real(value: Tensor, name: str) -> None:
 def positive(value: Tensor, name: str) -> None:
     """Finite and strictly positive."""
     check_finite(value, name)
+    if value.numel() == 1:  # one value: a Python comparison, no kernels
+        if not float(value.detach()) > 0:
+            raise ValueError(f"{name} must be strictly positive, got {_show(value)}")
+        return
     if not bool((value.detach() > 0).all()):
         raise ValueError(f"{name} must be strictly positive, got {_show(value)}")
 

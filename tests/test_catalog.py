@@ -246,17 +246,23 @@ def test_dtype_follows_parameters_and_generator_is_reproducible(key: str) -> Non
 
 
 # -- the edges of the uniform ------------------------------------------------------------------
-@pytest.mark.parametrize("key", KEYS)
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("edge", ["zero", "top"])
-def test_uniform_edges_stay_finite(
-    key: str, dtype: torch.dtype, edge: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Replace torch.rand by its extreme outputs (0, and the largest value below 1 — and 1
-    itself, which the clamp must also absorb): draws and gradients stay finite."""
-    e = catalog.get(key)
-    if edge == "top" and e.implicit:
-        pytest.skip("with every uniform at 1 − eps/2 Marsaglia–Tsang may never accept")
+IMPLICIT_KEYS = [k for k, e in catalog.CATALOG.items() if e.implicit]
+# Every row at the bottom edge; at the top edge every row but the Gamma-based ones: with every
+# uniform at 1 − eps/2, Marsaglia–Tsang's acceptance test log u < h(x) (h ≤ 0, 0 only at x = 0)
+# essentially never passes. Those rows are checked at the top edge below, with the uniforms of
+# the acceptance step drawn normally and every other uniform pinned.
+EDGE_CASES = [
+    (key, dtype, edge)
+    for key in KEYS
+    for dtype in (torch.float32, torch.float64)
+    for edge in ("zero", "top")
+    if not (edge == "top" and key in IMPLICIT_KEYS)
+]
+
+
+def _pinned_uniform(edge: str) -> Callable[[tuple[int, ...], object, torch.dtype], torch.Tensor]:
+    """A stand-in for torch.rand returning its extreme outputs: 0, or (alternately) the
+    largest value below 1 and 1 itself, which the clamp must also absorb."""
 
     def constant(shape: tuple[int, ...], generator: object, d: torch.dtype) -> torch.Tensor:
         value = 0.0 if edge == "zero" else 1.0
@@ -265,13 +271,65 @@ def test_uniform_edges_stay_finite(
             out[..., ::2] = 1.0 - torch.finfo(d).eps / 2
         return out
 
-    monkeypatch.setattr(entry_module, "_raw_uniform", constant)
+    return constant
+
+
+@pytest.mark.parametrize(("key", "dtype", "edge"), EDGE_CASES)
+def test_uniform_edges_stay_finite(
+    key: str, dtype: torch.dtype, edge: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replace torch.rand by its extreme outputs: draws and gradients stay finite."""
+    e = catalog.get(key)
+    monkeypatch.setattr(entry_module, "_raw_uniform", _pinned_uniform(edge))
     p = e.example_params(dtype)
     z = e.rsample(4, generator=_gen(11), **p)
     assert bool(torch.isfinite(z).all()), z
     grads = pathwise_gradient(e.moment.function, e.distribution, p, 4, generator=_gen(11))
     for name, g in grads.items():
         assert bool(torch.isfinite(g).all()), (name, g)
+
+
+@pytest.mark.parametrize("key", IMPLICIT_KEYS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_gamma_rows_at_the_top_edge_of_the_uniform(
+    key: str, dtype: torch.dtype, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gamma-based rows with every uniform outside the acceptance step (the boost U of shapes
+    below 1, log G_α = log G_{α+1} + log(U)/α) pinned at 1 − eps/2 and 1, while the acceptance
+    step's uniforms and all normal draws are ordinary: draws and gradients stay finite. The
+    shapes are scaled down (by 0.1) so that the boost is exercised; the draws are many (64),
+    so that the top edge meets both tails of the gradient's evaluation."""
+    e = catalog.get(key)
+    real_uniform = entry_module._raw_uniform
+    real_sampler = catalog.implicit.marsaglia_tsang_log
+
+    def sampler_with_ordinary_uniforms(
+        alpha: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        with monkeypatch.context() as inner:
+            inner.setattr(entry_module, "_raw_uniform", real_uniform)
+            return real_sampler(alpha, generator)
+
+    monkeypatch.setattr(catalog.implicit, "marsaglia_tsang_log", sampler_with_ordinary_uniforms)
+    monkeypatch.setattr(entry_module, "_raw_uniform", _pinned_uniform("top"))
+    p = {k: v * 0.1 if k in e.implicit else v for k, v in e.example_params(torch.float64).items()}
+    p = {k: v.to(dtype) for k, v in p.items()}
+    assert any(bool((p[k] * (0.5 if k.startswith("df") else 1.0) < 1).any()) for k in e.implicit)
+    z = e.rsample(64, generator=_gen(11), **p)
+    assert bool(torch.isfinite(z).all()), z
+    grads = pathwise_gradient(e.moment.function, e.distribution, p, 64, generator=_gen(11))
+    for name, g in grads.items():
+        assert bool(torch.isfinite(g).all()), (name, g)
+
+
+def test_marsaglia_tsang_fails_loudly_when_every_uniform_is_at_the_top(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With every acceptance uniform at 1 − eps/2 the sampler cannot accept: it raises after
+    its round limit instead of looping forever or returning NaN."""
+    monkeypatch.setattr(entry_module, "_raw_uniform", _pinned_uniform("top"))
+    with pytest.raises(RuntimeError, match="did not accept"):
+        catalog.get("gamma").rsample(4, generator=_gen(11), concentration=2.5, rate=1.0)
 
 
 def test_uniform_open_interval() -> None:

@@ -20,7 +20,9 @@ from reparam.catalog.implicit import (
     gamma_log_draw,
     implicit_log_gamma,
     log_gamma_alpha_grad,
+    log_gamma_alpha_grad_series,
     log_standard_gamma_rsample,
+    temme_coefficients,
 )
 
 ALPHAS = [0.01, 0.1, 0.5, 1.0, 2.5, 10.0, 100.0, 1000.0]
@@ -166,3 +168,35 @@ def test_rounding_a_real_shape_to_exponentials_is_wrong() -> None:
     assert st.kstest(wrong.numpy(), st.gamma(2.5).cdf).pvalue < 1e-10
     right = catalog.get("gamma").rsample(n, generator=_gen(9), concentration=2.5, rate=1.0)
     assert st.kstest(right.numpy(), st.gamma(2.5).cdf).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("layout", ["one shape", "a few shapes", "many shapes"])
+def test_fast_path_matches_the_iterated_series(layout: str) -> None:
+    """The fixed-length evaluation (series, Temme's expansion, shift, continued fraction) against
+    the series/continued fraction iterated to convergence, in each of its code paths: one
+    shape, up to 16 distinct shapes, and many shapes (coefficients broadcast); log-draws from
+    far below to far above each shape, float64."""
+    count = {"one shape": 1, "a few shapes": 7, "many shapes": 40}[layout]
+    alpha = torch.logspace(-2, 3, count, dtype=torch.float64).reshape(count, 1)
+    if layout == "one shape":
+        alpha = torch.tensor([[2.5]], dtype=torch.float64)
+    t = torch.linspace(-1.0, 1.0, 301, dtype=torch.float64)
+    # from z = 1e-12 α to z = 30 α (and beyond 20 for small shapes), on the log scale
+    log_x = (
+        torch.log(alpha)
+        + torch.where(t < 0, 27.6 * t, 3.5 * t)
+        + torch.where(alpha < 8, 0.5 * t.clamp(min=0), 0.0)
+    )
+    ours = log_gamma_alpha_grad(alpha, log_x)
+    reference = log_gamma_alpha_grad_series(alpha, log_x)
+    torch.testing.assert_close(ours, reference, rtol=1e-9, atol=0.0)
+
+
+def test_temme_coefficients_reproduce_stirling_and_known_values() -> None:
+    """The exact table: B_0 = l/(e^l − 1) (Bernoulli numbers), and at l = 0 the first order
+    B_1(0) = 1/12, from DLMF 8.12's c_0 = −1/3 + l/12 + O(l²)."""
+    table = temme_coefficients()
+    assert table.shape[0] == 17
+    assert table[0, :4].tolist() == pytest.approx([1.0, -0.5, 1 / 12, 0.0], abs=1e-15)
+    # B_1 = l c_1 − c_0/2 − c_0'; at l = 0: −c_0(0)/2 − c_0'(0) = 1/6 − 1/12 = 1/12.
+    assert table[1, 0].item() == pytest.approx(1 / 12, rel=1e-14)

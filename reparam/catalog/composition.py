@@ -61,15 +61,16 @@ def _log_gamma_noise(*names: str, scale: float = 1.0) -> NoiseSampler:
 
 def _stacked_log_gamma(eps: Tensor, *shapes: Tensor) -> Tensor:
     """Attach implicit gradients to stacked log-Gamma draws ``eps[..., i]`` with shapes[i]."""
-    target = eps.shape[:-1]
-    alpha = torch.stack([torch.broadcast_to(shape, target) for shape in shapes], dim=-1)
+    # Stack the shapes at their own (broadcast) size; implicit_log_gamma expands them to the
+    # draws' shape as a stride-0 view, so the gradient's coefficients are computed per shape.
+    alpha = torch.stack(torch.broadcast_tensors(*shapes), dim=-1)
     return implicit_log_gamma(alpha, eps)
 
 
 # -- Log-Normal ----------------------------------------------------------------------------
 def log_normal_path(eps: Tensor, p: Params) -> Tensor:
-    """z = exp(μ + σ ε)."""
-    return torch.exp(p["loc"] + p["scale"] * eps)
+    """z = exp(μ + σ ε) (one fused multiply-add, then the exponential in place)."""
+    return torch.addcmul(p["loc"], p["scale"], eps).exp_()
 
 
 LOG_NORMAL = CatalogEntry(

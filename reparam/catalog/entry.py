@@ -74,7 +74,7 @@ def uniform_open(
     """
     dtype = dtype if dtype is not None else torch.get_default_dtype()
     info = torch.finfo(dtype)
-    u = _raw_uniform(shape, generator, dtype).clamp(info.tiny, 1.0 - info.eps / 2)
+    u = _raw_uniform(shape, generator, dtype).clamp_(info.tiny, 1.0 - info.eps / 2)
     return u.to(device) if device is not None else u
 
 

@@ -51,10 +51,12 @@ def laplace_standard(eps: Tensor) -> Tensor:
 
     Equal to the textbook −sign(ε − ½) log(1 − 2|ε − ½|), but exact at the edges: at the
     smallest uniform, ε − ½ rounds to −½ and the textbook form returns log 0 = −inf. Written
-    as ±log(2 min(ε, 1 − ε)) with one logarithm (1 − ε is exact for ε ≥ ½).
+    as ±log(2 min(ε, 1 − ε)) with one logarithm (1 − ε is exact for ε ≥ ½), the sign that of
+    ε − ½ (``copysign``; log 2 min(ε, 1 − ε) ≤ 0), in one buffer.
     """
-    sign = torch.where(eps < 0.5, 1.0, -1.0).to(eps.dtype)
-    return sign * torch.log(2 * torch.minimum(eps, 1 - eps))
+    out = torch.rsub(eps, 1.0)
+    torch.minimum(eps, out, out=out).mul_(2.0).log_()
+    return torch.copysign(out, eps - 0.5, out=out)
 
 
 def _laplace_noise(
@@ -77,8 +79,8 @@ def _laplace_cdf(z: Tensor, p: Params) -> Tensor:
 
 
 def location_scale_path(eps: Tensor, p: Params) -> Tensor:
-    """z = μ + σ ε."""
-    return p["loc"] + p["scale"] * eps
+    """z = μ + σ ε (one fused multiply-add)."""
+    return torch.addcmul(p["loc"], p["scale"], eps)
 
 
 def _loc_scale_moment_laplace(p: Params) -> Tensor:
@@ -180,8 +182,8 @@ HALF_NORMAL = CatalogEntry(
 
 # -- Uniform -------------------------------------------------------------------------------
 def uniform_path(eps: Tensor, p: Params) -> Tensor:
-    """z = a + (b − a) ε."""
-    return p["low"] + (p["high"] - p["low"]) * eps
+    """z = a + (b − a) ε (one fused multiply-add)."""
+    return torch.addcmul(p["low"], p["high"] - p["low"], eps)
 
 
 def _uniform_log_prob(z: Tensor, p: Params) -> Tensor:
@@ -191,7 +193,12 @@ def _uniform_log_prob(z: Tensor, p: Params) -> Tensor:
 
 
 def _uniform_check(p: Params) -> None:
-    if not bool((p["high"].detach() > p["low"].detach()).all()):
+    low, high = p["low"].detach(), p["high"].detach()
+    if low.numel() == 1 and high.numel() == 1:  # scalars: a Python comparison, no kernels
+        if not float(high) > float(low):
+            raise ValueError("high must be greater than low (Uniform)")
+        return
+    if not bool((high > low).all()):
         raise ValueError("high must be greater than low (Uniform)")
 
 
