@@ -99,20 +99,26 @@ def marsaglia_tsang_log(alpha: Tensor, generator: torch.Generator | None = None)
     Marsaglia & Tsang (2000): with d = α − 1/3 and c = 1/sqrt(9d), propose v = (1 + c x)³ with
     x ~ N(0, 1), accept when v > 0 and log u < x²/2 + d(1 − v + log v), u ~ U(0, 1); then
     G = d v. The acceptance rate exceeds 0.95 for every α ≥ 1. Rejected entries are redrawn
-    (vectorised over the pending entries). Computed in float64 (d, c and log d once per
-    distinct α, the test in place); returns float64 on the generator's device.
+    (vectorised over the pending entries). The proposals and the test are computed in
+    ``alpha``'s dtype if it is float32 (on the CPU, float64 normals cost about five times as
+    much as float32 ones), in float64 otherwise; d, c and log d are computed once per distinct
+    α in float64 and rounded. In float32 the rounding error of the test's right-hand side is
+    about 1e-7·√d on average and unbiased (6e-6 at α = 10⁴), a relative change of the accepted
+    density far below what 100 000 draws can detect. Returns that dtype on the generator's
+    device.
     """
     shape = alpha.shape
+    dtype = torch.float32 if alpha.dtype == torch.float32 else torch.float64
     a = _compact_shape(alpha, shape)  # float64, as few entries as broadcast allows
-    d = a - 1.0 / 3.0
-    c = torch.rsqrt(9.0 * d)
-    log_d = d.log()
+    d64 = a - 1.0 / 3.0
+    d, c, log_d = (t.to(dtype) for t in (d64, torch.rsqrt(9.0 * d64), d64.log()))
     total = math.prod(shape)
     if a.numel() > 1:  # per-entry constants, needed only for redraws
         d, c, log_d = (t.expand(shape).reshape(-1) for t in (d, c, log_d))
     else:
         d, c, log_d = d.reshape(()), c.reshape(()), log_d.reshape(())
-    out = torch.empty(0, dtype=torch.float64)
+    one, tiny = torch.ones((), dtype=dtype), torch.finfo(dtype).tiny
+    out = torch.empty(0, dtype=dtype)
     pending: Tensor | None = None  # None: every entry (first round, no indexing)
     for _ in range(_MAX_ROUNDS):
         count = total if pending is None else pending.numel()
@@ -127,10 +133,10 @@ def marsaglia_tsang_log(alpha: Tensor, generator: torch.Generator | None = None)
                 log_d[pending],
             )
         )
-        x = standard_normal((count,), generator=generator, dtype=torch.float64)
-        u = uniform_open((count,), generator=generator, dtype=torch.float64)
-        v = torch.addcmul(torch.ones((), dtype=torch.float64), cc, x).pow_(3)
-        log_v = torch.clamp_min(v, 1e-300).log_()
+        x = standard_normal((count,), generator=generator, dtype=dtype)
+        u = uniform_open((count,), generator=generator, dtype=dtype)
+        v = torch.addcmul(one, cc, x).pow_(3)
+        log_v = torch.clamp_min(v, tiny).log_()
         accept = v > 0
         bound = torch.sub(log_v, v, out=v).add_(1.0).mul_(dd).addcmul_(x, x, value=0.5)
         accept &= u.log_() < bound
@@ -148,15 +154,20 @@ def gamma_log_draw(alpha: Tensor, generator: torch.Generator | None = None) -> T
     """log G with G ~ Gamma(alpha, 1), any alpha > 0, without gradient; alpha's dtype/device.
 
     For α < 1 uses the boost G_α = G_{α+1} U^{1/α} (Marsaglia & Tsang 2000), i.e.
-    log G_α = log G_{α+1} + log(U)/α, which stays finite even when G_α underflows.
+    log G_α = log G_{α+1} + log(U)/α, which stays finite even when G_α underflows. The
+    Marsaglia–Tsang step runs in float32 for float32 ``alpha`` (float64 otherwise); the boost's
+    U is always float64, so that log(U)/α resolves the lower tail of small shapes (float32
+    uniforms are multiples of 2^-24: log(U)/α would stop near −16.6/α).
     """
     a = alpha.detach()
     gen_device = generator.device if generator is not None else torch.device("cpu")
+    work = torch.float32 if a.dtype == torch.float32 else torch.float64
     boost = a < 1
     if not bool(boost.any()):
-        return marsaglia_tsang_log(a.to(gen_device), generator).to(a.device, a.dtype)
+        return marsaglia_tsang_log(a.to(gen_device, work), generator).to(a.device, a.dtype)
     a64 = a.to(torch.float64)
-    log_g = marsaglia_tsang_log(torch.where(boost, a64 + 1, a64).to(gen_device), generator)
+    shifted = torch.where(boost, a64 + 1, a64).to(gen_device, work)
+    log_g = marsaglia_tsang_log(shifted, generator).to(torch.float64)
     u = uniform_open(tuple(a.shape), generator=generator, dtype=torch.float64)
     log_g += torch.where(boost.to(gen_device), u.log_() / a64.to(gen_device), 0.0)
     return log_g.to(device=a.device, dtype=a.dtype)

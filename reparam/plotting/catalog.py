@@ -37,7 +37,7 @@ def plot_catalog_densities(
         samples: catalog key -> draws of shape ``(N, *event_shape)`` at ``params[key]``.
         params: catalog key -> parameters; default each entry's example parameters.
         ncols: panels per row.
-        bins: histogram bins; the histogram spans the central 99% of the draws, so heavy
+        bins: histogram bins; the histogram spans the central 95% of the draws, so heavy
             tails (Cauchy, Pareto) do not squash the panel.
         panel_size: inches per panel.
     """
@@ -54,7 +54,7 @@ def plot_catalog_densities(
             entry = get(key)
             p = params[key] if params is not None else entry.example_params(torch.float64)
             s = entry.summary(samples[key].detach()).double().reshape(-1)
-            low, high = torch.quantile(s, torch.tensor([0.005, 0.995], dtype=s.dtype)).tolist()
+            low, high = torch.quantile(s, torch.tensor([0.025, 0.975], dtype=s.dtype)).tolist()
             inside = s[(s >= low) & (s <= high)]
             # normalised by all draws, so that the bars match the exact density
             counts, edges = np.histogram(inside.numpy(), bins=bins, range=(low, high))
@@ -79,6 +79,11 @@ def plot_catalog_densities(
                 ax.set_xlabel(f"${entry.statistic_label}$", fontsize=7, labelpad=1)
         for ax in list(axes.flat)[len(keys) :]:
             ax.set_visible(False)
+        fig.supxlabel(
+            "z = g(ε; θ), central 95% of the draws (multivariate rows: the statistic below)",
+            fontsize=9,
+        )
+        fig.supylabel("density", fontsize=9)
         fig.tight_layout(pad=0.4, h_pad=0.6, w_pad=0.3)
     return fig
 
