@@ -22,6 +22,7 @@ from reparam.reparameterization import Parameter, Reparameterization, positive, 
 __all__ = [
     "NORMAL",
     "NormalReparameterization",
+    "normal_cdf",
     "normal_log_prob",
     "normal_rsample",
     "standard_normal",
@@ -56,6 +57,13 @@ def normal_log_prob(value: Tensor, loc: Tensor | float, scale: Tensor | float) -
     scale = check_positive(as_tensor(scale, "scale", like=value), "scale")
     standardized = (value - loc) / scale
     return -0.5 * standardized.square() - scale.log() - 0.5 * math.log(2 * math.pi)
+
+
+def normal_cdf(value: Tensor, loc: Tensor | float, scale: Tensor | float) -> Tensor:
+    """CDF of N(loc, scale²) at ``value``, ½ erfc(−(value − loc) / (scale √2)); shapes broadcast."""
+    loc = as_tensor(loc, "loc", like=value)
+    scale = check_positive(as_tensor(scale, "scale", like=value), "scale")
+    return 0.5 * torch.erfc(-(value - loc) / (scale * math.sqrt(2)))
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from reparam.catalog.entry import (
     uniform_noise,
 )
 from reparam.catalog.implicit import gamma_log_draw, implicit_log_gamma
+from reparam.normal import normal_cdf, normal_log_prob
 from reparam.reparameterization import Parameter, positive, real
 
 __all__ = [
@@ -371,8 +372,7 @@ def box_muller_path(eps: Tensor, p: Params) -> Tensor:
 
 
 def _normal_log_prob(z: Tensor, p: Params) -> Tensor:
-    t = (z - p["loc"]) / p["scale"]
-    return -0.5 * t * t - p["scale"].log() - 0.5 * math.log(2 * math.pi)
+    return normal_log_prob(z, p["loc"], p["scale"])
 
 
 BOX_MULLER = CatalogEntry(
@@ -395,7 +395,7 @@ BOX_MULLER = CatalogEntry(
         lambda z: z * z,
         lambda p: p["loc"] ** 2 + p["scale"] ** 2,
     ),
-    cdf=lambda z, p: 0.5 * torch.erfc(-(z - p["loc"]) / (p["scale"] * math.sqrt(2))),
+    cdf=lambda z, p: normal_cdf(z, p["loc"], p["scale"]),
     torch_distribution=lambda p: D.Normal(p["loc"], p["scale"]),
     notes="one of the pair of independent normals",
     known_errors=(

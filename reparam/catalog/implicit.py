@@ -70,6 +70,7 @@ __all__ = [
     "GAMMA",
     "ImplicitLogGamma",
     "gamma_log_draw",
+    "gamma_log_prob",
     "implicit_log_gamma",
     "log_gamma_alpha_grad",
     "log_gamma_alpha_grad_series",
@@ -611,9 +612,18 @@ def gamma_path(log_x: Tensor, p: Params) -> Tensor:
     return implicit_log_gamma(p["concentration"], log_x).exp() / p["rate"]
 
 
+def gamma_log_prob(z: Tensor, concentration: Tensor, rate: Tensor) -> Tensor:
+    """log density of Gamma(concentration α, rate β) at z > 0; shapes broadcast."""
+    return (
+        concentration * rate.log()
+        + (concentration - 1) * z.log()
+        - rate * z
+        - torch.lgamma(concentration)
+    )
+
+
 def _gamma_log_prob(z: Tensor, p: Params) -> Tensor:
-    a, rate = p["concentration"], p["rate"]
-    return a * rate.log() + (a - 1) * z.log() - rate * z - torch.lgamma(a)
+    return gamma_log_prob(z, p["concentration"], p["rate"])
 
 
 GAMMA = CatalogEntry(

@@ -28,6 +28,7 @@ from reparam.catalog.entry import (
     uniform_noise,
     uniform_open,
 )
+from reparam.catalog.implicit import gamma_log_prob
 from reparam.reparameterization import Parameter, positive, positive_integer, real
 
 __all__ = [
@@ -446,9 +447,8 @@ def erlang_path(eps: Tensor, p: Params) -> Tensor:
     return total / p["rate"]
 
 
-def _gamma_log_prob(z: Tensor, p: Params) -> Tensor:
-    a, rate = p["shape"], p["rate"]
-    return a * rate.log() + (a - 1) * z.log() - rate * z - torch.lgamma(a)
+def _erlang_log_prob(z: Tensor, p: Params) -> Tensor:
+    return gamma_log_prob(z, p["shape"], p["rate"])
 
 
 ERLANG = CatalogEntry(
@@ -463,7 +463,7 @@ ERLANG = CatalogEntry(
         ),
         noise=_erlang_noise,
         path=erlang_path,
-        density=_gamma_log_prob,
+        density=_erlang_log_prob,
     ),
     base=r"\epsilon_1, \dots, \epsilon_k \sim \mathcal{U}(0, 1)",
     formula=r"z = -\frac{1}{\lambda}\sum_{i=1}^{k}\log\epsilon_i",

@@ -26,7 +26,7 @@ from reparam.catalog.entry import (
     uniform_open,
 )
 from reparam.catalog.implicit import gamma_log_draw, implicit_log_gamma
-from reparam.normal import NORMAL, standard_normal
+from reparam.normal import NORMAL, normal_cdf, standard_normal
 from reparam.reparameterization import Parameter, positive, real
 
 __all__ = [
@@ -121,7 +121,7 @@ LAPLACE = CatalogEntry(
 
 # -- Gaussian (reparam.NORMAL) and Half-Normal ----------------------------------------------
 def _normal_cdf(z: Tensor, p: Params) -> Tensor:
-    return 0.5 * torch.erfc(-(z - p["loc"]) / (p["scale"] * math.sqrt(2)))
+    return normal_cdf(z, p["loc"], p["scale"])
 
 
 GAUSSIAN = CatalogEntry(
