@@ -95,6 +95,16 @@ def test_normal_rsample_shapes_dtype_and_gradient(dtype: torch.dtype) -> None:
     assert torch.allclose(scale.grad, expected)  # type: ignore[arg-type]
 
 
+def test_normal_cdf_matches_torch_distributions(dtype: torch.dtype) -> None:
+    loc = torch.tensor([0.3, -1.0], dtype=dtype)
+    scale = torch.tensor([0.5, 2.0], dtype=dtype)
+    z = torch.linspace(-4.0, 4.0, 17, dtype=dtype).unsqueeze(-1)
+    expected = torch.distributions.Normal(loc, scale).cdf(z)
+    torch.testing.assert_close(reparam.normal.normal_cdf(z, loc, scale), expected)
+    with pytest.raises(ValueError, match="scale"):
+        reparam.normal.normal_cdf(z, loc, -1.0)
+
+
 def test_same_seed_same_draws() -> None:
     a = reparam.normal_rsample(0.0, 1.0, 5, generator=torch.Generator().manual_seed(3))
     b = reparam.normal_rsample(0.0, 1.0, 5, generator=torch.Generator().manual_seed(3))
