@@ -15,7 +15,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from reparam._validation import as_tensor, check_finite, check_positive
+from reparam._validation import (
+    as_tensor,
+    check_broadcast,
+    check_finite_and_positive,
+    check_real,
+)
 
 __all__ = [
     "GaussianTestCost",
@@ -52,7 +57,8 @@ class GaussianTestCost:
 
 
 def constant_cost(c: float = 1.0) -> GaussianTestCost:
-    """f(z) = c. Its expectation does not depend on (μ, σ): the gradient is zero."""
+    """f(z) = c (c finite). Its expectation does not depend on (μ, σ): the gradient is zero."""
+    c = check_real(c, "c")
     return GaussianTestCost(
         name=f"constant(c={c:g})",
         latex=f"{c:g}",
@@ -64,7 +70,8 @@ def constant_cost(c: float = 1.0) -> GaussianTestCost:
 
 
 def linear_cost(a: float = 1.0, b: float = 0.0) -> GaussianTestCost:
-    """f(z) = a z + b, with E[f] = a μ + b."""
+    """f(z) = a z + b (a, b finite), with E[f] = a μ + b."""
+    a, b = check_real(a, "a"), check_real(b, "b")
     return GaussianTestCost(
         name=f"linear(a={a:g}, b={b:g})",
         latex=f"{a:g}\\,z + {b:g}",
@@ -75,7 +82,8 @@ def linear_cost(a: float = 1.0, b: float = 0.0) -> GaussianTestCost:
 
 
 def quadratic_cost(k: float = 0.0) -> GaussianTestCost:
-    """f(z) = (z − k)², with E[f] = (μ − k)² + σ²."""
+    """f(z) = (z − k)² (k finite), with E[f] = (μ − k)² + σ²."""
+    k = check_real(k, "k")
     return GaussianTestCost(
         name=f"quadratic(k={k:g})",
         latex=f"(z - {k:g})^2" if k else "z^2",
@@ -90,8 +98,9 @@ def exp_quadratic_cost(k: float = 1.0) -> GaussianTestCost:
 
     Its Lipschitz constant is sqrt(2k / e), attained at z = ±1/sqrt(2k).
     """
+    k = check_real(k, "k")
     if not k > 0:
-        raise ValueError(f"k must be positive, got {k}")
+        raise ValueError(f"k must be positive, got {k:g}")
 
     def expectation(loc: Tensor, scale: Tensor) -> Tensor:
         denominator = 1 + 2 * k * scale.square()
@@ -107,7 +116,8 @@ def exp_quadratic_cost(k: float = 1.0) -> GaussianTestCost:
 
 
 def cosine_cost(k: float = 1.0) -> GaussianTestCost:
-    """f(z) = cos(k z), with E[f] = cos(k μ) exp(−k² σ² / 2). Lipschitz constant |k|."""
+    """f(z) = cos(k z) (k finite), with E[f] = cos(k μ) exp(−k² σ² / 2). Lipschitz constant |k|."""
+    k = check_real(k, "k")
     return GaussianTestCost(
         name=f"cosine(k={k:g})",
         latex=f"\\cos({k:g}\\,z)",
@@ -124,14 +134,22 @@ def exact_gradient(
 
     Args:
         cost: a :class:`GaussianTestCost`.
-        loc: μ, any shape broadcastable with ``scale``.
-        scale: σ > 0.
+        loc: μ, finite, any shape broadcastable with ``scale`` (a tensor, or a Python or
+            NumPy number).
+        scale: σ > 0, finite.
 
     Returns:
         ``(d_loc, d_scale)``, each of the broadcast shape of ``loc`` and ``scale``.
     """
-    loc_t = check_finite(as_tensor(loc, "loc"), "loc")
-    scale_t = check_positive(as_tensor(scale, "scale", like=loc_t), "scale")
+    if not isinstance(cost, GaussianTestCost):
+        raise TypeError(
+            "cost must be a GaussianTestCost (e.g. reparam.quadratic_cost()), "
+            f"got {type(cost).__name__}"
+        )
+    loc_t = as_tensor(loc, "loc")
+    scale_t = as_tensor(scale, "scale", like=loc_t)
+    check_finite_and_positive({"loc": loc_t}, {"scale": scale_t})
+    check_broadcast(loc=loc_t.shape, scale=scale_t.shape)
     loc_t, scale_t = torch.broadcast_tensors(loc_t.detach(), scale_t.detach())
     loc_t = loc_t.clone().requires_grad_(True)
     scale_t = scale_t.clone().requires_grad_(True)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from reparam._validation import check_generator
+from reparam._validation import as_tensor, check_count, check_generator, check_real
 
 __all__ = [
     "DataSplit",
@@ -98,11 +98,8 @@ def split_indices(
         ``(train, test)``: sorted int64 index tensors of shapes ``(n_train,)`` and
         ``(n_test,)``, disjoint, together covering every index.
     """
-    if isinstance(num_examples, bool) or not isinstance(num_examples, int):
-        raise TypeError(f"num_examples must be an int, got {type(num_examples).__name__}")
-    if num_examples < 2:
-        raise ValueError(f"num_examples must be at least 2, got {num_examples}")
-    _check_fraction(test_fraction)
+    num_examples = check_count(num_examples, "num_examples", minimum=2)
+    test_fraction = _check_fraction(test_fraction)
     if not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
     num_test = min(max(round(test_fraction * num_examples), 1), num_examples - 1)
@@ -121,6 +118,7 @@ def standardize(train: Tensor, test: Tensor) -> tuple[Tensor, Tensor]:
         ``(train, test)`` standardised with the training statistics (population standard
         deviation); a constant training column is only centred, never divided by zero.
     """
+    train, test = as_tensor(train, "train"), as_tensor(test, "test")
     if train.dim() != 2 or test.dim() != 2 or train.shape[1] != test.shape[1]:
         raise ValueError(
             "train and test must be 2-d with the same number of columns, got shapes "
@@ -223,11 +221,11 @@ def load_breast_cancer(
     )
 
 
-def _check_fraction(test_fraction: Any) -> None:
-    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)):
-        raise TypeError(f"test_fraction must be a float, got {type(test_fraction).__name__}")
-    if not 0.0 < float(test_fraction) < 1.0:
+def _check_fraction(test_fraction: Any) -> float:
+    fraction = check_real(test_fraction, "test_fraction", finite=False)
+    if not 0.0 < fraction < 1.0:
         raise ValueError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction}")
+    return fraction
 
 
 def _check_dtype(dtype: Any) -> torch.dtype:

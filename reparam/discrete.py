@@ -35,7 +35,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from reparam._validation import as_tensor, check_finite, check_generator, check_num_samples
+from reparam._validation import (
+    as_tensor,
+    check_broadcast,
+    check_finite,
+    check_generator,
+    check_num_samples,
+    check_real,
+    describe,
+)
 from reparam.noise import open_uniform
 from reparam.reparameterization import Parameter, Reparameterization, open_unit_interval
 
@@ -120,10 +128,17 @@ def sample_logistic(
 
 # -- validation --------------------------------------------------------------------------
 def check_temperature(temperature: Any, name: str = "temperature") -> float:
-    """Return ``temperature`` as a float after checking it is a finite number > 0."""
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
-        raise TypeError(f"{name} must be a float, got {type(temperature).__name__}")
-    value = float(temperature)
+    """Return ``temperature`` as a float after checking it is a finite number > 0.
+
+    Python and NumPy numbers are accepted; tensors are not (a temperature is a fixed
+    hyperparameter here: a tensor's gradient would be silently dropped).
+    """
+    if isinstance(temperature, Tensor):
+        raise TypeError(
+            f"{name} must be a float (a Python or NumPy number), got a Tensor; "
+            "pass float(temperature) if it is not to be learned"
+        )
+    value = check_real(temperature, name, finite=False)
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be finite and strictly positive, got {value:g}")
     return value
@@ -257,17 +272,64 @@ def straight_through(hard: Tensor, soft: Tensor) -> Tensor:
 
 
 # -- log-probabilities -------------------------------------------------------------------
-def bernoulli_log_prob(value: Tensor, probs: Tensor) -> Tensor:
-    """log p(b) = b log p + (1 − b) log(1 − p) for b in {0, 1}; shapes broadcast."""
-    return value * torch.log(probs) + (1 - value) * torch.log1p(-probs)
+def bernoulli_log_prob(value: Tensor, probs: Tensor | float) -> Tensor:
+    """log p(b) = b log p + (1 − b) log(1 − p) for b in {0, 1}; shapes broadcast.
+
+    As ``scipy.stats.bernoulli.logpmf``: ``probs`` may be 0 or 1 (0 · log 0 = 0, so a
+    certain outcome has log-probability 0 and the impossible one −inf), and a ``value``
+    outside {0, 1} has log-probability −inf. ``value`` may be a floating, integer or boolean
+    tensor; ``probs`` a tensor or a Python or NumPy number, in [0, 1] (``ValueError``
+    otherwise). Returns the broadcast shape, in the dtype torch's type promotion gives the
+    two (a Python number takes ``value``'s floating dtype).
+    """
+    value_t = as_tensor(value, "value")
+    probs_t = as_tensor(probs, "probs", like=value_t)
+    check_finite(probs_t, "probs")
+    if probs_t.numel() == 1:  # one value: a Python comparison, no kernels
+        if not 0.0 <= float(probs_t.detach()) <= 1.0:
+            raise ValueError(f"probs must lie in [0, 1], got {describe(probs_t)}")
+    else:
+        in_range = (probs_t.detach() >= 0) & (probs_t.detach() <= 1)
+        if not bool(in_range.all()):
+            raise ValueError(f"probs must lie in [0, 1], got {describe(probs_t, ~in_range)}")
+    check_broadcast(value=value_t.shape, probs=probs_t.shape)
+    log_p = torch.xlogy(value_t, probs_t) + torch.special.xlog1py(1 - value_t, -probs_t)
+    binary = (value_t == 0) | (value_t == 1)
+    return torch.where(binary, log_p, -math.inf)
 
 
 def categorical_log_prob(value: Tensor, logits: Tensor) -> Tensor:
     """log p(value) for a one-hot ``value`` of shape ``(..., K)``: Σ_k value_k log π_k.
 
-    π = softmax(logits). Returns shape ``(...)`` (the broadcast batch shape).
+    π = softmax(logits). As ``torch.distributions.Categorical``: a logit may be −inf (a
+    category of probability 0: log-probability −inf if ``value`` picks it, no effect
+    otherwise); NaN and +inf logits are a ``ValueError``, and so is a row of logits with no
+    finite entry. A ``value`` that is not one-hot (entries 0 or 1 summing to 1) has
+    log-probability −inf (as ``scipy.stats.multinomial(1, π).logpmf``). Integer and boolean
+    tensors are promoted to floating point. Returns shape ``(...)`` (the broadcast batch
+    shape).
     """
-    return (value * torch.log_softmax(logits, dim=-1)).sum(dim=-1)
+    value_t = as_tensor(value, "value")
+    logits_t = as_tensor(logits, "logits", like=value_t)
+    for name, t in (("value", value_t), ("logits", logits_t)):
+        if t.dim() == 0:
+            raise ValueError(f"{name} must have a last dimension indexing the categories")
+    detached = logits_t.detach()
+    bad = torch.isnan(detached) | (detached == math.inf)
+    if bool(bad.any()):
+        raise ValueError(f"logits must be finite or -inf, got {describe(logits_t, bad)}")
+    if not bool(torch.isfinite(detached).any(dim=-1).all()):
+        raise ValueError("logits must have at least one finite entry along the last dimension")
+    if value_t.shape[-1] != logits_t.shape[-1]:
+        raise ValueError(
+            f"value must have as many categories as logits along the last dimension, "
+            f"got value {tuple(value_t.shape)} and logits {tuple(logits_t.shape)}"
+        )
+    check_broadcast(value=value_t.shape[:-1], logits=logits_t.shape[:-1])
+    log_pi = torch.log_softmax(logits_t, dim=-1)
+    picked = torch.where(value_t != 0, value_t * log_pi, 0.0).sum(dim=-1)
+    one_hot = ((value_t == 0) | (value_t == 1)).all(dim=-1) & (value_t.sum(dim=-1) == 1)
+    return torch.where(one_hot, picked, -math.inf)
 
 
 def _logit(p: Tensor) -> Tensor:
@@ -351,19 +413,24 @@ class RelaxedBernoulli(_BernoulliFamily):
         """Binary Concrete log-density on (0, 1) (Maddison et al., 2017).
 
         p(y) = τ α y^{−τ−1} (1−y)^{−τ−1} / (α y^{−τ} + (1−y)^{−τ})² with α = p / (1 − p),
-        evaluated in log space; ``value`` is clamped into the open interval first.
+        evaluated in log space; ``value`` in [0, 1] is clamped into the open interval first
+        (a draw that saturated to 0 or 1 in floating point), a ``value`` outside [0, 1] has
+        log-density −inf.
         """
+        probs = self.validate(params)["probs"]
+        value = as_tensor(value, "value", like=probs)
         info = torch.finfo(value.dtype)
         y = value.clamp(min=info.tiny, max=1.0 - info.eps)
         tau = self.temperature
-        log_alpha = _logit(params["probs"])
+        log_alpha = _logit(probs)
         log_y, log_1my = torch.log(y), torch.log1p(-y)
-        return (
+        density = (
             math.log(tau)
             + log_alpha
             - (tau + 1) * (log_y + log_1my)
             - 2 * torch.logaddexp(log_alpha - tau * log_y, -tau * log_1my)
         )
+        return torch.where((value >= 0) & (value <= 1), density, -math.inf)
 
 
 @dataclass(frozen=True)
@@ -469,20 +536,32 @@ class RelaxedCategorical(_CategoricalFamily):
 
         log p(y) = log (K−1)! + (K−1) log τ + Σ_k (log α_k − (τ+1) log y_k)
         − K logsumexp_k(log α_k − τ log y_k), with log α = logits; density with respect to
-        Lebesgue measure on the first K − 1 coordinates. Returns shape ``(...)``.
+        Lebesgue measure on the first K − 1 coordinates. Returns shape ``(...)``. Entries of
+        ``value`` that saturated to 0 are clamped to the smallest positive number; a
+        ``value`` off the simplex (a negative entry, or a sum differing from 1 by more than
+        rounding, max(1e-6, 64 eps)) has log-density −inf.
         """
+        logits = self.validate(params)["logits"]
+        value = as_tensor(value, "value", like=logits)
+        if value.dim() == 0 or value.shape[-1] != logits.shape[-1]:
+            raise ValueError(
+                f"value must end in the {logits.shape[-1]} categories of logits, "
+                f"got shape {tuple(value.shape)}"
+            )
         info = torch.finfo(value.dtype)
         log_y = torch.log(value.clamp(min=info.tiny))
         tau = self.temperature
-        logits = params["logits"]
         num_categories = logits.shape[-1]
         scores = logits - tau * log_y
-        return (
+        density = (
             math.lgamma(num_categories)
             + (num_categories - 1) * math.log(tau)
             + (logits - (tau + 1) * log_y).sum(dim=-1)
             - num_categories * torch.logsumexp(scores, dim=-1)
         )
+        tolerance = max(1e-6, 64 * info.eps)
+        on_simplex = (value >= 0).all(dim=-1) & ((value.sum(dim=-1) - 1).abs() <= tolerance)
+        return torch.where(on_simplex, density, -math.inf)
 
 
 @dataclass(frozen=True)
@@ -534,7 +613,7 @@ def gumbel_max_sample(
         Long tensor of category indices, shape ``(num_samples, *batch_shape)``, on
         ``logits``'s device.
     """
-    check_num_samples(num_samples)
+    num_samples = check_num_samples(num_samples)
     check_generator(generator)
     checked = CATEGORICAL.validate({"logits": logits})["logits"]
     noise = CATEGORICAL.sample_base(num_samples, {"logits": checked}, generator)

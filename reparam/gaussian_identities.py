@@ -196,6 +196,17 @@ def _symmetrize(cov: Tensor) -> Tensor:
     return 0.5 * (cov + cov.mT)
 
 
+def _check_square_batch(value: object, name: str) -> Tensor:
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    if value.dim() < 2 or value.shape[-1] != value.shape[-2]:
+        raise ValueError(
+            f"{name} must be a square matrix or a batch of them, shape (..., d, d), "
+            f"got {tuple(value.shape)}"
+        )
+    return value
+
+
 def tie_gradient(untied: Tensor) -> Tensor:
     """Convert a covariance gradient from the untied to the tied convention.
 
@@ -204,12 +215,14 @@ def tie_gradient(untied: Tensor) -> Tensor:
     unchanged. The result is returned as a symmetric matrix holding that derivative in both
     positions (i, j) and (j, i).
     """
+    _check_square_batch(untied, "untied")
     diagonal = torch.diag_embed(torch.diagonal(untied, dim1=-2, dim2=-1))
     return untied + untied.mT - diagonal
 
 
 def untie_gradient(tied: Tensor) -> Tensor:
     """Inverse of :func:`tie_gradient`: halve the off-diagonal entries, keep the diagonal."""
+    _check_square_batch(tied, "tied")
     diagonal = torch.diag_embed(torch.diagonal(tied, dim1=-2, dim2=-1))
     return 0.5 * (tied + diagonal)
 
@@ -237,9 +250,16 @@ def exact_gaussian_gradients(
         ``(d_loc, d_cov)`` of shapes ``(d,)`` and ``(d, d)``.
     """
     convention = _check_convention(convention)
+    if not isinstance(cost, MultivariateGaussianCost):
+        raise TypeError(
+            "cost must be a MultivariateGaussianCost (e.g. quadratic_form_cost(...)), "
+            f"got {type(cost).__name__}"
+        )
     loc_t, cov_t = _check_gaussian(loc, cov)
     if cost.dim != loc_t.shape[0]:
-        raise ValueError(f"cost has dimension {cost.dim} but loc has dimension {loc_t.shape[0]}")
+        raise ValueError(
+            f"loc must have the dimension of the cost, {cost.dim}, got {loc_t.shape[0]}"
+        )
     loc_t = loc_t.detach().clone().requires_grad_(True)
     cov_t = cov_t.detach().clone().requires_grad_(True)
     with torch.enable_grad():

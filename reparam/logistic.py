@@ -27,7 +27,6 @@ one of :data:`METHODS`:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -35,7 +34,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from reparam._validation import check_finite, check_generator, check_num_samples
+from reparam._validation import check_finite, check_generator, check_num_samples, check_real
 from reparam.data import DataSplit
 from reparam.estimators import (
     measure_valued_gradient,
@@ -111,8 +110,14 @@ def log_likelihood(weights: Tensor, features: Tensor, labels: Tensor) -> Tensor:
         Shape ``sample_shape``. Computed stably as −Σᵢ softplus(−sᵢ xᵢᵀw) with sᵢ = 2yᵢ − 1.
     """
     _check_data(features, labels)
-    if weights.shape[-1] != features.shape[1]:
+    if not isinstance(weights, Tensor):
+        raise TypeError(f"weights must be a torch.Tensor, got {type(weights).__name__}")
+    if weights.dim() < 1 or weights.shape[-1] != features.shape[1]:
         raise ValueError(f"weights must end in D = {features.shape[1]}, got {tuple(weights.shape)}")
+    dtype = torch.promote_types(weights.dtype, features.dtype)
+    if not dtype.is_floating_point:  # integer weights or features: torch's default float
+        dtype = torch.get_default_dtype()
+    weights, features = weights.to(dtype), features.to(dtype)
     signs = 2 * labels.to(weights.dtype) - 1
     logits = weights @ features.T  # (*sample_shape, batch)
     return -torch.nn.functional.softplus(-signs * logits).sum(dim=-1)
@@ -177,8 +182,16 @@ def elbo(
 def accuracy(loc: Tensor, features: Tensor, labels: Tensor) -> float:
     """Fraction of labels predicted right by the posterior mean: ŷ = 1 if xᵀμ > 0."""
     _check_data(features, labels)
-    predicted = (features @ loc > 0).to(labels.dtype)
-    return float((predicted == labels).to(features.dtype).mean())
+    if not isinstance(loc, Tensor) or loc.shape != features.shape[1:]:
+        raise ValueError(
+            f"loc must be a tensor of shape ({features.shape[1]},), "
+            f"got {getattr(loc, 'shape', type(loc).__name__)}"
+        )
+    dtype = torch.promote_types(loc.dtype, features.dtype)
+    if not dtype.is_floating_point:
+        dtype = torch.get_default_dtype()
+    predicted = (features.to(dtype) @ loc.to(dtype) > 0).to(labels.dtype)
+    return float((predicted == labels).to(dtype).mean())
 
 
 @dataclass(frozen=True)
@@ -280,7 +293,7 @@ def measure_valued_factorized_gradient(
     Returns:
         ``{"loc": (N, D), "scale": (N, D)}`` per-sample gradients of E_q[f].
     """
-    check_num_samples(num_samples)
+    num_samples = check_num_samples(num_samples)
     check_generator(generator)
     mu, sigma = loc.detach(), scale.detach()
     dim = mu.shape[0]
@@ -338,7 +351,10 @@ def elbo_gradient(
     _check_data(features, labels)
     _check_params(loc, log_scale, features.shape[1])
     if baseline is not None and method != "score_function_baseline":
-        raise ValueError("baseline applies to method 'score_function_baseline' only")
+        raise ValueError(
+            f"baseline must be None for method {method!r}: it applies to "
+            "'score_function_baseline' only"
+        )
     base_cost = negative_log_likelihood_cost(features, labels, dataset_size)
     seen: list[Tensor] = []
 
@@ -398,7 +414,7 @@ def gradient_variance(
     Returns:
         ``(var_loc, var_log_scale)``, each of shape ``(D,)``.
     """
-    check_num_samples(num_samples)
+    num_samples = check_num_samples(num_samples)
     if num_samples < 2:
         raise ValueError(
             f"num_samples must be at least 2 to estimate a variance, got {num_samples}"
@@ -487,10 +503,7 @@ def fit(
         raise TypeError(f"data must be a reparam.data.DataSplit, got {type(data).__name__}")
     if not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-    if not (isinstance(learning_rate, (int, float)) and math.isfinite(learning_rate)):
-        raise TypeError(f"learning_rate must be a finite float, got {learning_rate!r}")
-    if learning_rate <= 0:
-        raise ValueError(f"learning_rate must be positive, got {learning_rate}")
+    learning_rate = check_real(learning_rate, "learning_rate", positive=True)
     check_num_samples(record_every, "record_every")
     train_x, train_y = data.train_inputs, data.train_targets
     _check_data(train_x, train_y)

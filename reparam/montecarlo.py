@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from reparam._validation import check_num_samples
+from reparam._validation import check_count, check_num_samples, check_real
 
 __all__ = ["MonteCarloEstimate", "summarize"]
 
@@ -43,8 +43,7 @@ class MonteCarloEstimate:
 
         The default ``z_score = 1.96`` gives an approximate 95% interval.
         """
-        if not (math.isfinite(z_score) and z_score > 0):
-            raise ValueError(f"z_score must be finite and positive, got {z_score}")
+        z_score = check_real(z_score, "z_score", positive=True)
         half_width = z_score * self.std_error
         return self.mean - half_width, self.mean + half_width
 
@@ -54,8 +53,9 @@ def summarize(draws: Tensor, dim: int = 0) -> MonteCarloEstimate:
 
     Args:
         draws: tensor of i.i.d. draws; the draws run along ``dim``, shape
-            ``(..., num_samples, ...)``.
-        dim: the sample dimension.
+            ``(..., num_samples, ...)``; integer and boolean tensors are promoted to torch's
+            default floating dtype.
+        dim: the sample dimension (negative values count from the end).
 
     Returns:
         A :class:`MonteCarloEstimate` whose tensors have ``draws``'s shape without ``dim``.
@@ -64,8 +64,15 @@ def summarize(draws: Tensor, dim: int = 0) -> MonteCarloEstimate:
     """
     if not isinstance(draws, Tensor):
         raise TypeError(f"draws must be a torch.Tensor, got {type(draws).__name__}")
+    if draws.is_complex():
+        raise TypeError(f"draws must be real, got a complex tensor of dtype {draws.dtype}")
+    if not torch.is_floating_point(draws):
+        draws = draws.to(torch.get_default_dtype())
     if draws.dim() == 0:
         raise ValueError("draws must have a sample dimension, got a 0-d tensor")
+    dim = check_count(dim, "dim", minimum=-draws.dim())
+    if dim >= draws.dim():
+        raise ValueError(f"dim must be in [{-draws.dim()}, {draws.dim() - 1}], got {dim}")
     num_samples = check_num_samples(draws.shape[dim], "draws.shape[dim]")
     mean = draws.mean(dim=dim)
     if num_samples == 1:

@@ -8,10 +8,12 @@ generator gives the same numbers whatever device the computation runs on.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 
-from reparam._validation import check_generator
+from reparam._validation import check_count, check_floating_dtype, check_generator
 
 __all__ = ["open_uniform", "standard_normal", "uniform"]
 
@@ -22,14 +24,18 @@ def _draw_device(generator: torch.Generator | None) -> torch.device:
 
 
 def _floating(dtype: torch.dtype | None) -> torch.dtype:
-    dtype = dtype if dtype is not None else torch.get_default_dtype()
-    if not dtype.is_floating_point:
-        raise TypeError(f"dtype must be a floating dtype, got {dtype}")
-    return dtype
+    return check_floating_dtype(dtype)
+
+
+def _shape(shape: int | Sequence[int]) -> tuple[int, ...]:
+    """``shape`` as a tuple of Python ints >= 0 (an int is a 1-d shape); errors name it."""
+    if isinstance(shape, (str, bytes)) or not isinstance(shape, (Sequence, torch.Size)):
+        return (check_count(shape, "shape", minimum=0),)
+    return tuple(check_count(size, "shape", minimum=0) for size in shape)
 
 
 def standard_normal(
-    shape: tuple[int, ...],
+    shape: int | Sequence[int],
     *,
     generator: torch.Generator | None = None,
     dtype: torch.dtype | None = None,
@@ -37,13 +43,13 @@ def standard_normal(
 ) -> Tensor:
     """Draw ε ~ N(0, 1) of the given shape."""
     eps = torch.randn(
-        shape, generator=generator, dtype=_floating(dtype), device=_draw_device(generator)
+        _shape(shape), generator=generator, dtype=_floating(dtype), device=_draw_device(generator)
     )
     return eps.to(device) if device is not None else eps
 
 
 def uniform(
-    shape: tuple[int, ...],
+    shape: int | Sequence[int],
     *,
     generator: torch.Generator | None = None,
     dtype: torch.dtype | None = None,
@@ -54,13 +60,13 @@ def uniform(
     Use :func:`open_uniform` wherever u enters a logarithm or an inverse CDF.
     """
     u = torch.rand(
-        shape, generator=generator, dtype=_floating(dtype), device=_draw_device(generator)
+        _shape(shape), generator=generator, dtype=_floating(dtype), device=_draw_device(generator)
     )
     return u.to(device) if device is not None else u
 
 
 def open_uniform(
-    shape: tuple[int, ...],
+    shape: int | Sequence[int],
     *,
     generator: torch.Generator | None = None,
     dtype: torch.dtype | None = None,
@@ -76,6 +82,6 @@ def open_uniform(
     """
     dtype = _floating(dtype)
     info = torch.finfo(dtype)
-    u = torch.rand(shape, generator=generator, dtype=dtype, device=_draw_device(generator))
+    u = torch.rand(_shape(shape), generator=generator, dtype=dtype, device=_draw_device(generator))
     u = u.clamp(min=info.tiny, max=1.0 - info.eps / 2)
     return u.to(device) if device is not None else u

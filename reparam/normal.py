@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from reparam._validation import as_tensor, check_positive
+from reparam._validation import as_tensor, check_broadcast, check_finite_and_positive
 from reparam.noise import standard_normal
 from reparam.reparameterization import Parameter, Reparameterization, positive, real
 
@@ -39,9 +39,10 @@ def normal_rsample(
     """Reparameterized draws z = loc + scale · eps from N(loc, scale²).
 
     Args:
-        loc: mean, shape ``batch_shape`` (any shape broadcastable with ``scale``).
-        scale: standard deviation, strictly positive, broadcastable with ``loc``.
-        num_samples: number of independent draws, at least 1.
+        loc: mean, finite, shape ``batch_shape`` (any shape broadcastable with ``scale``); a
+            tensor or a Python or NumPy number (integer tensors are promoted to floating).
+        scale: standard deviation, finite and strictly positive, broadcastable with ``loc``.
+        num_samples: number of independent draws, at least 1 (a Python or NumPy integer).
         generator: source of randomness for eps.
 
     Returns:
@@ -51,18 +52,39 @@ def normal_rsample(
     return NORMAL.rsample(num_samples, generator=generator, loc=loc, scale=scale)
 
 
-def normal_log_prob(value: Tensor, loc: Tensor | float, scale: Tensor | float) -> Tensor:
-    """Log-density of N(loc, scale²) at ``value``; shapes broadcast."""
-    loc = as_tensor(loc, "loc", like=value)
-    scale = check_positive(as_tensor(scale, "scale", like=value), "scale")
+def _normal_arguments(
+    value: Tensor | float, loc: Tensor | float, scale: Tensor | float
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Check and convert (value, loc, scale): floating tensors, loc finite, scale > 0,
+    broadcastable shapes; ``ValueError``/``TypeError`` naming the culprit."""
+    value_t = as_tensor(value, "value")
+    loc_t = as_tensor(loc, "loc", like=value_t)
+    scale_t = as_tensor(scale, "scale", like=value_t)
+    check_finite_and_positive({"loc": loc_t}, {"scale": scale_t})
+    check_broadcast(value=value_t.shape, loc=loc_t.shape, scale=scale_t.shape)
+    return value_t, loc_t, scale_t
+
+
+def normal_log_prob(value: Tensor | float, loc: Tensor | float, scale: Tensor | float) -> Tensor:
+    """Log-density of N(loc, scale²) at ``value``; shapes broadcast.
+
+    ``value`` may be any real tensor (integer tensors are promoted to torch's default
+    floating dtype, like a Python number) and may hold ±inf (log-density −inf) or NaN (NaN);
+    ``loc`` must be finite and ``scale`` finite and strictly positive. Python and NumPy
+    numbers take ``value``'s floating dtype. Returns the broadcast shape, in the promoted
+    floating dtype of the three.
+    """
+    value, loc, scale = _normal_arguments(value, loc, scale)
     standardized = (value - loc) / scale
     return -0.5 * standardized.square() - scale.log() - 0.5 * math.log(2 * math.pi)
 
 
-def normal_cdf(value: Tensor, loc: Tensor | float, scale: Tensor | float) -> Tensor:
-    """CDF of N(loc, scale²) at ``value``, ½ erfc(−(value − loc) / (scale √2)); shapes broadcast."""
-    loc = as_tensor(loc, "loc", like=value)
-    scale = check_positive(as_tensor(scale, "scale", like=value), "scale")
+def normal_cdf(value: Tensor | float, loc: Tensor | float, scale: Tensor | float) -> Tensor:
+    """CDF of N(loc, scale²) at ``value``, ½ erfc(−(value − loc) / (scale √2)); shapes broadcast.
+
+    Arguments as in :func:`normal_log_prob`.
+    """
+    value, loc, scale = _normal_arguments(value, loc, scale)
     return 0.5 * torch.erfc(-(value - loc) / (scale * math.sqrt(2)))
 
 

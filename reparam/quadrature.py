@@ -21,7 +21,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from reparam._validation import as_tensor, check_finite, check_positive
+from reparam._validation import (
+    as_tensor,
+    check_broadcast,
+    check_callable,
+    check_count,
+    check_finite_and_positive,
+    check_floating_dtype,
+)
 
 __all__ = ["gauss_hermite_expectation", "gauss_hermite_rule"]
 
@@ -41,24 +48,31 @@ def gauss_hermite_rule(
     they sum to 1. Useful to take a gradient *per node* and average afterwards.
 
     Args:
-        degree: number of nodes, 1 to 250.
-        dtype, device: of the returned tensors (default dtype: torch's default).
+        degree: number of nodes, 1 to 250 (a Python or NumPy integer).
+        dtype, device: of the returned tensors (default dtype: torch's default; a floating
+            dtype).
 
     Returns:
         ``(nodes, weights)``, each of shape ``(degree,)``.
     """
-    _check_degree(degree)
+    degree = _check_degree(degree)
+    dtype = check_floating_dtype(dtype)
     nodes, weights = _hermite_rule(degree)
-    dtype = dtype if dtype is not None else torch.get_default_dtype()
     return (
         torch.as_tensor(nodes, dtype=dtype, device=device),
         torch.as_tensor(weights, dtype=dtype, device=device),
     )
 
 
-def _check_degree(degree: object) -> None:
-    if isinstance(degree, bool) or not isinstance(degree, int) or not 1 <= degree <= 250:
+def _check_degree(degree: object) -> int:
+    """``degree`` as an int in [1, 250] (Python or NumPy integer); ``ValueError`` otherwise."""
+    try:
+        value = check_count(degree, "degree")
+    except (TypeError, ValueError):
+        value = 0
+    if not 1 <= value <= 250:
         raise ValueError(f"degree must be an int between 1 and 250, got {degree!r}")
+    return value
 
 
 def gauss_hermite_expectation(
@@ -71,16 +85,20 @@ def gauss_hermite_expectation(
 
     Args:
         function: h, applied elementwise to a tensor of shape ``(degree, *batch_shape)``.
-        loc: μ, shape ``batch_shape`` (broadcastable with ``scale``).
-        scale: σ > 0.
+        loc: μ, finite, shape ``batch_shape`` (broadcastable with ``scale``); a tensor or a
+            Python or NumPy number.
+        scale: σ > 0, finite.
         degree: number of quadrature nodes, 1 to 250 (NumPy's rule loses accuracy beyond).
 
     Returns:
         Tensor of shape ``batch_shape`` with ``loc``'s dtype and device.
     """
-    _check_degree(degree)
-    loc_t = check_finite(as_tensor(loc, "loc"), "loc")
-    scale_t = check_positive(as_tensor(scale, "scale", like=loc_t), "scale")
+    check_callable(function, "function")
+    degree = _check_degree(degree)
+    loc_t = as_tensor(loc, "loc")
+    scale_t = as_tensor(scale, "scale", like=loc_t)
+    check_finite_and_positive({"loc": loc_t}, {"scale": scale_t})
+    check_broadcast(loc=loc_t.shape, scale=scale_t.shape)
     loc_t, scale_t = torch.broadcast_tensors(loc_t, scale_t)
     nodes_np, weights_np = _hermite_rule(degree)
     shape = (degree,) + (1,) * loc_t.dim()

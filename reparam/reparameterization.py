@@ -21,7 +21,15 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from reparam._validation import as_tensor, check_finite, check_generator, check_num_samples
+from reparam._validation import (
+    as_tensor,
+    broadcast_shapes,
+    check_finite,
+    check_generator,
+    check_num_samples,
+    check_real,
+    describe,
+)
 
 __all__ = [
     "Constraint",
@@ -51,32 +59,38 @@ def positive(value: Tensor, name: str) -> None:
             raise ValueError(f"{name} must be strictly positive, got {_show(value)}")
         return
     if not bool((value.detach() > 0).all()):
-        raise ValueError(f"{name} must be strictly positive, got {_show(value)}")
+        raise ValueError(
+            f"{name} must be strictly positive, got {_show(value, value.detach() <= 0)}"
+        )
 
 
 def open_unit_interval(value: Tensor, name: str) -> None:
     """Strictly between 0 and 1."""
     check_finite(value, name)
     detached = value.detach()
-    if not bool(((detached > 0) & (detached < 1)).all()):
-        raise ValueError(f"{name} must lie strictly between 0 and 1, got {_show(value)}")
+    inside = (detached > 0) & (detached < 1)
+    if not bool(inside.all()):
+        raise ValueError(f"{name} must lie strictly between 0 and 1, got {_show(value, ~inside)}")
 
 
 def positive_integer(value: Tensor, name: str) -> None:
     """A whole number >= 1 (stored as a floating tensor)."""
     check_finite(value, name)
     detached = value.detach()
-    if not bool(((detached >= 1) & (detached == detached.round())).all()):
-        raise ValueError(f"{name} must be a whole number >= 1, got {_show(value)}")
+    whole = (detached >= 1) & (detached == detached.round())
+    if not bool(whole.all()):
+        raise ValueError(f"{name} must be a whole number >= 1, got {_show(value, ~whole)}")
 
 
 def greater_than(bound: float) -> Constraint:
-    """Finite and strictly greater than ``bound``."""
+    """Finite and strictly greater than ``bound`` (a finite real number)."""
+    bound = check_real(bound, "bound")
 
     def check(value: Tensor, name: str) -> None:
         check_finite(value, name)
-        if not bool((value.detach() > bound).all()):
-            raise ValueError(f"{name} must be greater than {bound:g}, got {_show(value)}")
+        above = value.detach() > bound
+        if not bool(above.all()):
+            raise ValueError(f"{name} must be greater than {bound:g}, got {_show(value, ~above)}")
 
     return check
 
@@ -98,6 +112,19 @@ class Parameter:
     constraint: Constraint = real
     differentiable: bool = True
     event_dims: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"name must be a non-empty str, got {self.name!r}")
+        if not callable(self.constraint):
+            raise TypeError(
+                f"constraint must be callable (value, name) -> None, "
+                f"got {type(self.constraint).__name__}"
+            )
+        if isinstance(self.event_dims, bool) or not isinstance(self.event_dims, int):
+            raise TypeError(f"event_dims must be an int, got {type(self.event_dims).__name__}")
+        if self.event_dims < 0:
+            raise ValueError(f"event_dims must be at least 0, got {self.event_dims}")
 
 
 @dataclass(frozen=True)
@@ -139,7 +166,7 @@ class Reparameterization(abc.ABC):
     @abc.abstractmethod
     def log_prob(self, value: Tensor, params: Mapping[str, Tensor]) -> Tensor:
         """log p_theta(value), summed over event dimensions; shape ``value.shape`` minus
-        the event dimensions."""
+        the event dimensions; −inf for a ``value`` outside the support."""
 
     # -- provided -----------------------------------------------------------------------
     @property
@@ -150,8 +177,10 @@ class Reparameterization(abc.ABC):
     def validate(self, params: Mapping[str, Tensor | float]) -> dict[str, Tensor]:
         """Check and convert parameters: the right names, floating tensors, constraints met.
 
-        Python numbers become tensors of the dtype and device of the first tensor given.
-        Raises ``ValueError`` (or ``TypeError``) naming the offending parameter.
+        Python and NumPy numbers become tensors of the dtype and device of the first tensor
+        given (torch's default dtype if there is none, or it is an integer tensor); integer
+        tensors are promoted to the default floating dtype. Raises ``ValueError`` (or
+        ``TypeError``) naming the offending parameter, its constraint and its value.
         """
         expected = set(self.parameter_names)
         given = set(params)
@@ -180,11 +209,11 @@ class Reparameterization(abc.ABC):
             shape = params[parameter.name].shape
             shapes.append(shape[: len(shape) - parameter.event_dims])
         try:
-            return torch.broadcast_shapes(*shapes)
+            return broadcast_shapes(*shapes)
         except RuntimeError as error:
             listed = ", ".join(f"{p.name}: {tuple(params[p.name].shape)}" for p in self.parameters)
             raise ValueError(
-                f"{self.name}: parameter shapes do not broadcast ({listed})"
+                f"{self.name}: the parameter shapes must broadcast together, got {listed}"
             ) from error
 
     def rsample(
@@ -198,12 +227,17 @@ class Reparameterization(abc.ABC):
 
         Returns a tensor of shape ``(num_samples, *batch_shape, *event_shape)``.
         """
-        check_num_samples(num_samples)
+        num_samples = check_num_samples(num_samples)
         check_generator(generator)
         checked = self.validate(params)
         return self.transform(self.sample_base(num_samples, checked, generator), checked)
 
 
-def _show(value: Tensor) -> str:
-    flat = value.detach().reshape(-1)
-    return f"{flat.item():g}" if flat.numel() == 1 else f"a tensor of shape {tuple(value.shape)}"
+def _show(value: Tensor, bad: Tensor | None = None) -> str:
+    """A one-element value, or a tensor's shape and its offending entries (``bad`` mask)."""
+    if bad is None or value.numel() == 1:
+        flat = value.detach().reshape(-1)
+        if flat.numel() == 1:
+            return f"{flat.item():g}"
+        return f"a tensor of shape {tuple(value.shape)}"
+    return describe(value, bad)

@@ -23,7 +23,7 @@ from typing import TextIO
 import torch
 from torch import Tensor
 
-from reparam._validation import check_num_samples
+from reparam._validation import check_num_samples, check_real
 
 __all__ = [
     "MovingAverage",
@@ -107,8 +107,7 @@ class MovingAverage:
     """
 
     def __init__(self, decay: float = 0.9) -> None:
-        if isinstance(decay, bool) or not isinstance(decay, (int, float)):
-            raise TypeError(f"decay must be a float, got {type(decay).__name__}")
+        decay = check_real(decay, "decay")
         if not 0.0 <= decay < 1.0:
             raise ValueError(f"decay must lie in [0, 1), got {decay}")
         self.decay = float(decay)
@@ -161,9 +160,9 @@ def minibatches(
     Returns:
         int64 tensor of shape ``(num_steps, batch_size)`` on the CPU.
     """
-    check_num_samples(num_examples, "num_examples")
-    check_num_samples(batch_size, "batch_size")
-    check_num_samples(num_steps, "num_steps")
+    num_examples = check_num_samples(num_examples, "num_examples")
+    batch_size = check_num_samples(batch_size, "batch_size")
+    num_steps = check_num_samples(num_steps, "num_steps")
     if batch_size > num_examples:
         raise ValueError(
             f"batch_size must not exceed num_examples ({num_examples}), got {batch_size}"
@@ -187,7 +186,7 @@ def cosine_decay(num_steps: int) -> Callable[[int], float]:
     It falls from 1 at step 0 to 0 at ``num_steps`` (the cosine decay of the learning rate
     used by Mohamed et al., 2020, section 8.3).
     """
-    check_num_samples(num_steps, "num_steps")
+    num_steps = check_num_samples(num_steps, "num_steps")
     return lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, num_steps) / num_steps))
 
 

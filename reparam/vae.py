@@ -36,7 +36,16 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from reparam._validation import check_finite, check_generator, check_num_samples
+from reparam._validation import (
+    as_tensor,
+    check_broadcast,
+    check_finite,
+    check_finite_and_positive,
+    check_generator,
+    check_num_samples,
+    check_real,
+    is_real_number,
+)
 from reparam.normal import NORMAL, normal_log_prob, standard_normal
 from reparam.training import MovingAverage, TrainingHistory, train
 
@@ -66,14 +75,16 @@ def kl_to_standard_normal(loc: Tensor, scale: Tensor) -> Tensor:
     KL = ½ Σⱼ (μⱼ² + σⱼ² − 1 − log σⱼ²).
 
     Args:
-        loc: means μ, shape ``(*batch_shape, latent_dim)``.
-        scale: standard deviations σ > 0, same shape (or broadcastable).
+        loc: means μ, finite, shape ``(*batch_shape, latent_dim)``.
+        scale: standard deviations σ > 0, finite, same shape (or broadcastable).
 
     Returns:
         Shape ``batch_shape``.
     """
-    if not bool((scale.detach() > 0).all()):
-        raise ValueError("scale must be strictly positive")
+    scale = as_tensor(scale, "scale")
+    loc = as_tensor(loc, "loc", like=scale)
+    check_finite_and_positive({"loc": loc}, {"scale": scale})
+    check_broadcast(loc=loc.shape, scale=scale.shape)
     return 0.5 * (loc.square() + scale.square() - 1.0 - 2.0 * scale.log()).sum(dim=-1)
 
 
@@ -85,13 +96,17 @@ def bernoulli_log_likelihood(x: Tensor, logits: Tensor) -> Tensor:
     (unnormalised) cross-entropy often used in its place.
 
     Args:
-        x: shape ``(*batch_shape, data_dim)``, entries in [0, 1].
+        x: shape ``(*batch_shape, data_dim)``, entries in [0, 1] (integer and boolean
+            tensors are promoted to floating point).
         logits: broadcastable with ``x``.
 
     Returns:
         Shape: the broadcast batch shape.
     """
-    x, logits = torch.broadcast_tensors(x, logits)
+    logits = as_tensor(logits, "logits")
+    x = as_tensor(x, "x", like=logits)
+    check_broadcast(x=x.shape, logits=logits.shape)
+    x, logits = torch.broadcast_tensors(x.to(logits.dtype), logits)
     return -nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=-1)
 
 
@@ -129,15 +144,12 @@ class VAE(nn.Module):
         device: torch.device | str | None = None,
     ) -> None:
         super().__init__()
-        check_num_samples(data_dim, "data_dim")
-        check_num_samples(latent_dim, "latent_dim")
-        hidden = tuple(hidden_sizes)
-        for width in hidden:
-            check_num_samples(width, "hidden_sizes[i]")
+        data_dim = check_num_samples(data_dim, "data_dim")
+        latent_dim = check_num_samples(latent_dim, "latent_dim")
+        hidden = tuple(check_num_samples(width, "hidden_sizes[i]") for width in hidden_sizes)
         if likelihood not in ("bernoulli", "gaussian"):
             raise ValueError(f"likelihood must be 'bernoulli' or 'gaussian', got {likelihood!r}")
-        if not (isinstance(obs_scale, (int, float)) and math.isfinite(obs_scale) and obs_scale > 0):
-            raise ValueError(f"obs_scale must be a finite positive float, got {obs_scale!r}")
+        obs_scale = check_real(obs_scale, "obs_scale", positive=True)
         check_generator(generator)
         self.data_dim = data_dim
         self.latent_dim = latent_dim
@@ -248,7 +260,7 @@ def _draw(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Encode ``x`` and draw z = μ_φ(x) + σ_φ(x) ⊙ ε: returns ``(loc, scale, z)``, z of shape
     ``(num_samples, batch, latent_dim)``."""
-    check_num_samples(num_samples)
+    num_samples = check_num_samples(num_samples)
     check_generator(generator)
     if x.dim() != 2:
         raise ValueError(f"x must have shape (batch, data_dim), got {tuple(x.shape)}")
@@ -342,7 +354,10 @@ def elbo_surrogate(
             f"encoder_gradient must be 'pathwise' or 'score_function', got {encoder_gradient!r}"
         )
     if baseline is not None and encoder_gradient == "pathwise":
-        raise ValueError("baseline applies to the score-function encoder gradient only")
+        raise ValueError(
+            "baseline must be None with the pathwise encoder gradient: it applies to the "
+            "score-function encoder gradient only"
+        )
     loc, scale, z = _draw(model, x, num_samples, generator)
     if encoder_gradient == "score_function":
         z = z.detach()  # no path from φ to the draws: φ is reached through log q only
@@ -369,7 +384,7 @@ def elbo_surrogate(
 def _check_baseline(baseline: Tensor | float | None, signal: Tensor) -> Tensor:
     if baseline is None:
         return torch.zeros((), dtype=signal.dtype, device=signal.device)
-    if isinstance(baseline, bool) or not isinstance(baseline, (Tensor, int, float)):
+    if not (isinstance(baseline, Tensor) or is_real_number(baseline)):
         raise TypeError(f"baseline must be a float or a tensor, got {type(baseline).__name__}")
     b = torch.as_tensor(baseline, dtype=signal.dtype, device=signal.device).detach()
     check_finite(b, "baseline")
@@ -408,8 +423,7 @@ def linear_gaussian_elbo(
     Returns:
         Shape ``(batch,)``.
     """
-    if not obs_scale > 0:
-        raise ValueError(f"obs_scale must be positive, got {obs_scale}")
+    obs_scale = check_real(obs_scale, "obs_scale", positive=True)
     data_dim = weight.shape[0]
     residual = x - loc @ weight.T - bias
     spread = (scale.square() * weight.square().sum(dim=0)).sum(dim=-1)
@@ -422,7 +436,15 @@ def linear_gaussian_elbo(
 def linear_gaussian_log_evidence(
     x: Tensor, weight: Tensor, bias: Tensor, obs_scale: float
 ) -> Tensor:
-    """log p(x) of the linear-Gaussian model: x ~ N(b, W Wᵀ + s² I); shape ``(batch,)``."""
+    """log p(x) of the linear-Gaussian model: x ~ N(b, W Wᵀ + s² I); shape ``(batch,)``.
+
+    ``x`` has shape ``(batch, D)`` with D = ``weight.shape[0]``; s = ``obs_scale`` > 0.
+    """
+    obs_scale = check_real(obs_scale, "obs_scale", positive=True)
+    if x.dim() < 1 or x.shape[-1] != weight.shape[0]:
+        raise ValueError(
+            f"x must end in D = weight.shape[0] = {weight.shape[0]}, got {tuple(x.shape)}"
+        )
     covariance = weight @ weight.T + obs_scale**2 * torch.eye(
         weight.shape[0], dtype=weight.dtype, device=weight.device
     )
@@ -479,12 +501,14 @@ def train_vae(
     """
     if not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-    if not (isinstance(learning_rate, (int, float)) and learning_rate > 0):
-        raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
+    learning_rate = check_real(learning_rate, "learning_rate", positive=True)
     average: MovingAverage | None = None
     if baseline_decay is not None:
         if encoder_gradient != "score_function":
-            raise ValueError("baseline_decay applies to the score-function encoder gradient only")
+            raise ValueError(
+                "baseline_decay must be None with the pathwise encoder gradient: it applies to "
+                "the score-function encoder gradient only"
+            )
         average = MovingAverage(baseline_decay)
     model._check_data(train_x)
     seeds = torch.randint(0, 2**62, (3,), generator=generator, device=generator.device).tolist()

@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from reparam._validation import check_callable
+from reparam._validation import check_callable, check_real
 
 __all__ = [
     "ESTIMATORS",
@@ -148,15 +148,17 @@ def _derivative(cost: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     return grad
 
 
-def _check(cost: object, loc: float, scale: float, parameter: str) -> Callable[[Tensor], Tensor]:
+def _check(
+    cost: object, loc: float, scale: float, parameter: str
+) -> tuple[Callable[[Tensor], Tensor], float, float]:
+    """The cost, and loc and scale as Python floats (from Python or NumPy numbers or
+    one-element tensors); ``TypeError``/``ValueError`` naming the bad argument."""
     cost_fn = check_callable(cost, "cost")
-    if not (isinstance(loc, (int, float)) and math.isfinite(loc)):
-        raise ValueError(f"loc must be a finite float, got {loc!r}")
-    if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
-        raise ValueError(f"scale must be a finite positive float, got {scale!r}")
+    loc = check_real(loc, "loc", allow_tensor=True)
+    scale = check_real(scale, "scale", positive=True, allow_tensor=True)
     if parameter not in PARAMETERS:
         raise ValueError(f"parameter must be one of {PARAMETERS}, got {parameter!r}")
-    return cost_fn
+    return cost_fn, loc, scale
 
 
 def _score(u: Tensor, scale: float, parameter: str) -> Tensor:
@@ -172,7 +174,7 @@ def optimal_baseline(
     Minimises Var[(f(x) − b) s] over constants b: the variance is a quadratic in b with
     minimum where E[(f − b) s²] = 0.
     """
-    cost_fn = _check(cost, loc, scale, parameter)
+    cost_fn, loc, scale = _check(cost, loc, scale, parameter)
     u, w = _rule("normal")
     f = _values(cost_fn, loc + scale * u)
     s2 = _score(u, scale, parameter).square()
@@ -192,15 +194,15 @@ def gradient_moments(
     Args:
         cost: f, a torch function applied elementwise (differentiable for
             ``"pathwise"``), e.g. a :class:`reparam.GaussianTestCost`.
-        loc: μ, a finite float.
-        scale: σ > 0.
+        loc: μ, a finite real number (Python or NumPy number, or a one-element tensor).
+        scale: σ > 0, finite.
         estimator: one of :data:`ESTIMATORS`.
         parameter: ``"loc"`` (∂/∂μ) or ``"scale"`` (∂/∂σ).
 
     Returns:
         :class:`GradientMoments` of one per-sample estimate (float64 quadrature).
     """
-    cost_fn = _check(cost, loc, scale, parameter)
+    cost_fn, loc, scale = _check(cost, loc, scale, parameter)
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
     if estimator == "measure_valued":

@@ -96,6 +96,8 @@ CATALOG: dict[str, CatalogEntry] = {entry.key: entry for entry in _ORDER}
 
 def get(key: str) -> CatalogEntry:
     """The entry registered under ``key`` (e.g. ``"gamma"``); ``KeyError`` lists the keys."""
+    if not isinstance(key, str):
+        raise TypeError(f"key must be a str such as 'gamma', got {type(key).__name__}")
     try:
         return CATALOG[key]
     except KeyError:
@@ -195,7 +197,9 @@ def gradient_check(
     """
     from reparam.estimators import pathwise_gradient
 
-    values = params if params is not None else entry.example_params(dtype)
+    values = entry.distribution.validate(
+        params if params is not None else entry.example_params(dtype)
+    )
     per_sample = pathwise_gradient(
         entry.moment.function, entry.distribution, values, num_samples, generator=generator
     )

@@ -5,7 +5,8 @@ z_i = g_i(ε_i; θ) and h is differentiable, the chain rule gives ∂z/∂θ thr
 compositions inherit their gradients. Kingma & Welling (2014), §2.4 list Log-Normal, Gamma,
 Dirichlet, Beta, Chi-squared and F. The Gamma-based rows here take real shapes, their Gamma
 variates carrying implicit gradients (:mod:`reparam.catalog.implicit`); they are computed from
-log G, so that shapes as small as 0.01 (where G underflows) stay finite. The one-liners
+log G, so that shapes as small as 0.01 (where G often leaves the normal floating-point range)
+stay finite. The one-liners
 Box–Muller, Laplace as a log-ratio of uniforms and Inverse-Gamma are compositions too.
 """
 
@@ -24,7 +25,10 @@ from reparam.catalog.entry import (
     NoiseSampler,
     Params,
     PathReparameterization,
+    exp_in_range,
     normal_noise,
+    open_unit,
+    positive_finite,
     uniform_noise,
 )
 from reparam.catalog.implicit import gamma_log_draw, implicit_log_gamma
@@ -74,6 +78,18 @@ def log_normal_path(eps: Tensor, p: Params) -> Tensor:
     return torch.addcmul(p["loc"], p["scale"], eps).exp_()
 
 
+def _log_normal_log_prob(z: Tensor, p: Params) -> Tensor:
+    outside = z <= 0  # z = 0 included: the density's limit there is 0
+    log_z = torch.where(outside, 1.0, z).log()
+    log_density = (
+        -log_z
+        - p["scale"].log()
+        - 0.5 * math.log(2 * math.pi)
+        - (log_z - p["loc"]) ** 2 / (2 * p["scale"] ** 2)
+    )
+    return torch.where(outside, -math.inf, log_density)
+
+
 LOG_NORMAL = CatalogEntry(
     key="log_normal",
     name="Log-Normal",
@@ -83,12 +99,7 @@ LOG_NORMAL = CatalogEntry(
         parameters=(Parameter("loc", real), Parameter("scale", positive)),
         noise=normal_noise(),
         path=log_normal_path,
-        density=lambda z, p: (
-            -z.log()
-            - p["scale"].log()
-            - 0.5 * math.log(2 * math.pi)
-            - (z.log() - p["loc"]) ** 2 / (2 * p["scale"] ** 2)
-        ),
+        density=_log_normal_log_prob,
     ),
     base=r"\epsilon \sim \mathcal{N}(0, 1)",
     formula=r"z = \exp(\mu + \sigma\epsilon)",
@@ -99,7 +110,9 @@ LOG_NORMAL = CatalogEntry(
         lambda z: z,
         lambda p: torch.exp(p["loc"] + p["scale"] ** 2 / 2),
     ),
-    cdf=lambda z, p: 0.5 * torch.erfc(-(z.log() - p["loc"]) / (p["scale"] * math.sqrt(2))),
+    cdf=lambda z, p: (
+        0.5 * torch.erfc(-(z.clamp(min=0).log() - p["loc"]) / (p["scale"] * math.sqrt(2)))
+    ),
     torch_distribution=lambda p: D.LogNormal(p["loc"], p["scale"]),
     kingma_welling="composition",
 )
@@ -107,20 +120,29 @@ LOG_NORMAL = CatalogEntry(
 
 # -- Beta ----------------------------------------------------------------------------------
 def beta_path(eps: Tensor, p: Params) -> Tensor:
-    """z = G_a / (G_a + G_b) = sigmoid(log G_a − log G_b)."""
+    """z = G_a / (G_a + G_b) = sigmoid(log G_a − log G_b), kept strictly inside (0, 1).
+
+    In float32 the sigmoid rounds to exactly 1 once log G_a − log G_b > 16.6 (about 9.5 % of
+    the draws at a = b = 0.1) and to 0 below −103; such draws are clamped to
+    [tiny, 1 − eps/2] (see ``open_unit``), with gradient 0.
+    """
     log_g = _stacked_log_gamma(eps, p["concentration1"], p["concentration0"])
-    return torch.sigmoid(log_g[..., 0] - log_g[..., 1])
+    return open_unit(torch.sigmoid(log_g[..., 0] - log_g[..., 1]))
 
 
 def _beta_log_prob(z: Tensor, p: Params) -> Tensor:
+    """Beta log-density on [0, 1] (−inf outside); at 0 and 1 as scipy: (a − 1) log z with
+    0 · log 0 = 0, so +inf, a finite limit or −inf for a below, at or above 1."""
     a, b = p["concentration1"], p["concentration0"]
-    return (
-        (a - 1) * z.log()
-        + (b - 1) * torch.log1p(-z)
+    zs = z.clamp(0, 1)
+    log_density = (
+        torch.xlogy(a - 1, zs)
+        + torch.special.xlog1py(b - 1, -zs)
         + torch.lgamma(a + b)
         - torch.lgamma(a)
         - torch.lgamma(b)
     )
+    return torch.where((z < 0) | (z > 1), -math.inf, log_density)
 
 
 BETA = CatalogEntry(
@@ -159,8 +181,12 @@ def _dirichlet_noise(
 
 
 def dirichlet_path(eps: Tensor, p: Params) -> Tensor:
-    """z_i = G_i / Σ_j G_j = softmax(log G)_i."""
-    return torch.softmax(implicit_log_gamma(p["concentration"], eps), dim=-1)
+    """z_i = G_i / Σ_j G_j = softmax(log G)_i, every z_i kept strictly inside (0, 1).
+
+    For small concentrations the softmax rounds components to exactly 0 and 1; they are
+    clamped to [tiny, 1 − eps/2] (see ``open_unit``; the sum moves by at most eps/2).
+    """
+    return open_unit(torch.softmax(implicit_log_gamma(p["concentration"], eps), dim=-1))
 
 
 def _check_concentration_vector(value: Tensor, name: str) -> None:
@@ -170,10 +196,18 @@ def _check_concentration_vector(value: Tensor, name: str) -> None:
 
 
 def _dirichlet_log_prob(z: Tensor, p: Params) -> Tensor:
+    """Dirichlet log-density on the simplex; −inf off it (a negative component or a sum
+    differing from 1 by more than rounding, max(1e-6, 64 eps))."""
     alpha = p["concentration"]
-    return (
-        ((alpha - 1) * z.log()).sum(-1) + torch.lgamma(alpha.sum(-1)) - torch.lgamma(alpha).sum(-1)
+    zs = z.clamp(min=0)
+    log_density = (
+        torch.xlogy(alpha - 1, zs).sum(-1)
+        + torch.lgamma(alpha.sum(-1))
+        - torch.lgamma(alpha).sum(-1)
     )
+    tolerance = max(1e-6, 64 * torch.finfo(z.dtype).eps)
+    on_simplex = (z >= 0).all(-1) & ((z.sum(-1) - 1).abs() <= tolerance)
+    return torch.where(on_simplex, log_density, -math.inf)
 
 
 def _dirichlet_second_moment(p: Params) -> Tensor:
@@ -228,8 +262,15 @@ DIRICHLET = CatalogEntry(
 
 # -- Chi-squared ---------------------------------------------------------------------------
 def chi_squared_path(eps: Tensor, p: Params) -> Tensor:
-    """z = 2 G, G ~ Gamma(k/2, 1)."""
-    return 2 * torch.exp(implicit_log_gamma(p["df"] / 2, eps[..., 0]))
+    """z = 2 G, G ~ Gamma(k/2, 1), kept in [tiny, max] (G underflows for small k)."""
+    return positive_finite(2 * exp_in_range(implicit_log_gamma(p["df"] / 2, eps[..., 0])))
+
+
+def _chi_squared_log_prob(z: Tensor, p: Params) -> Tensor:
+    df = p["df"]
+    zs = z.clamp(min=0)
+    log_density = torch.xlogy(df / 2 - 1, zs) - zs / 2 - df / 2 * math.log(2) - torch.lgamma(df / 2)
+    return torch.where(z < 0, -math.inf, log_density)
 
 
 CHI_SQUARED = CatalogEntry(
@@ -241,19 +282,14 @@ CHI_SQUARED = CatalogEntry(
         parameters=(Parameter("df", positive),),
         noise=_log_gamma_noise("df", scale=0.5),
         path=chi_squared_path,
-        density=lambda z, p: (
-            (p["df"] / 2 - 1) * z.log()
-            - z / 2
-            - p["df"] / 2 * math.log(2)
-            - torch.lgamma(p["df"] / 2)
-        ),
+        density=_chi_squared_log_prob,
     ),
     base=r"G \sim \mathrm{Gamma}(k/2, 1)",
     formula=r"z = 2G\ \ (= \textstyle\sum_{i \le k}\epsilon_i^2 \text{ for integer } k)",
     constraints=r"k > 0",
     example={"df": 3.5},
     moment=Moment(r"\mathbb{E}[z] = k", lambda z: z, lambda p: p["df"]),
-    cdf=lambda z, p: torch.special.gammainc(p["df"] / 2, z / 2),
+    cdf=lambda z, p: torch.special.gammainc(p["df"] / 2, z.clamp(min=0) / 2),
     torch_distribution=lambda p: D.Chi2(p["df"]),
     kingma_welling="composition",
     implicit=("df",),
@@ -270,22 +306,28 @@ CHI_SQUARED = CatalogEntry(
 
 # -- F -------------------------------------------------------------------------------------
 def f_path(eps: Tensor, p: Params) -> Tensor:
-    """z = (V_1/d_1)/(V_2/d_2) = exp(log G_1 − log G_2) · d_2/d_1, V_i = 2 G_i."""
+    """z = (V_1/d_1)/(V_2/d_2) = exp(log G_1 − log G_2) · d_2/d_1, V_i = 2 G_i.
+
+    Kept in [tiny, max]: for small d_1 (d_2) the exponent falls below (rises above) the
+    range of the dtype (see ``exp_in_range``).
+    """
     d1, d2 = p["df1"], p["df2"]
     log_g = _stacked_log_gamma(eps, d1 / 2, d2 / 2)
-    return torch.exp(log_g[..., 0] - log_g[..., 1] + torch.log(d2) - torch.log(d1))
+    return exp_in_range(log_g[..., 0] - log_g[..., 1] + torch.log(d2) - torch.log(d1))
 
 
 def _f_log_prob(z: Tensor, p: Params) -> Tensor:
     d1, d2 = p["df1"], p["df2"]
-    return (
+    zs = z.clamp(min=0)
+    log_density = (
         0.5 * d1 * torch.log(d1 / d2)
-        + (0.5 * d1 - 1) * z.log()
-        - 0.5 * (d1 + d2) * torch.log1p(d1 * z / d2)
+        + torch.xlogy(0.5 * d1 - 1, zs)
+        - 0.5 * (d1 + d2) * torch.log1p(d1 * zs / d2)
         + torch.lgamma((d1 + d2) / 2)
         - torch.lgamma(d1 / 2)
         - torch.lgamma(d2 / 2)
     )
+    return torch.where(z < 0, -math.inf, log_density)
 
 
 F = CatalogEntry(
@@ -320,8 +362,24 @@ F = CatalogEntry(
 
 # -- Inverse-Gamma -------------------------------------------------------------------------
 def inverse_gamma_path(eps: Tensor, p: Params) -> Tensor:
-    """z = β / G, G ~ Gamma(α, 1)."""
-    return p["rate"] * torch.exp(-implicit_log_gamma(p["concentration"], eps[..., 0]))
+    """z = β / G, G ~ Gamma(α, 1), kept in [tiny, max] (1/G overflows for small α)."""
+    inverse = exp_in_range(-implicit_log_gamma(p["concentration"], eps[..., 0]))
+    return positive_finite(p["rate"] * inverse)
+
+
+def _inverse_gamma_log_prob(z: Tensor, p: Params) -> Tensor:
+    alpha, rate = p["concentration"], p["rate"]
+    outside = z <= 0  # z = 0 included: the density's limit there is 0
+    zs = torch.where(outside, 1.0, z)
+    log_density = alpha * rate.log() - torch.lgamma(alpha) - (alpha + 1) * zs.log() - rate / zs
+    return torch.where(outside, -math.inf, log_density)
+
+
+def _inverse_gamma_mean(p: Params) -> Tensor:
+    """β/(α − 1) for α > 1; +inf for α ≤ 1, where the mean diverges (as ``scipy.stats``)."""
+    alpha = p["concentration"]
+    safe = torch.where(alpha > 1, alpha, 2.0)
+    return torch.where(alpha > 1, p["rate"] / (safe - 1), math.inf)
 
 
 INVERSE_GAMMA = CatalogEntry(
@@ -333,12 +391,7 @@ INVERSE_GAMMA = CatalogEntry(
         parameters=(Parameter("concentration", positive), Parameter("rate", positive)),
         noise=_log_gamma_noise("concentration"),
         path=inverse_gamma_path,
-        density=lambda z, p: (
-            p["concentration"] * p["rate"].log()
-            - torch.lgamma(p["concentration"])
-            - (p["concentration"] + 1) * z.log()
-            - p["rate"] / z
-        ),
+        density=_inverse_gamma_log_prob,
     ),
     base=r"G \sim \mathrm{Gamma}(\alpha, 1)",
     formula=r"z = \beta / G",
@@ -347,9 +400,9 @@ INVERSE_GAMMA = CatalogEntry(
     moment=Moment(
         r"\mathbb{E}[z] = \beta/(\alpha - 1)",
         lambda z: z,
-        lambda p: p["rate"] / (p["concentration"] - 1),
+        _inverse_gamma_mean,
     ),
-    cdf=lambda z, p: torch.special.gammaincc(p["concentration"], p["rate"] / z),
+    cdf=lambda z, p: torch.special.gammaincc(p["concentration"], p["rate"] / z.clamp(min=0)),
     torch_distribution=lambda p: D.InverseGamma(p["concentration"], p["rate"]),
     implicit=("concentration",),
     notes=r"$\beta$ is the rate of the Gamma and the scale of the Inverse-Gamma",

@@ -13,6 +13,7 @@ explicit generator, on the generator's device, then moved to the parameters' dev
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -20,6 +21,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from reparam._validation import as_tensor, broadcast_shapes, check_count, check_floating_dtype
 from reparam.normal import standard_normal
 from reparam.reparameterization import Reparameterization
 
@@ -30,7 +32,11 @@ __all__ = [
     "KnownError",
     "Moment",
     "PathReparameterization",
+    "clamp_into",
+    "exp_in_range",
     "normal_noise",
+    "open_unit",
+    "positive_finite",
     "uniform_noise",
     "uniform_open",
 ]
@@ -72,10 +78,78 @@ def uniform_open(
 
     Returns a tensor of ``shape`` with ``dtype`` (default: torch's default) on ``device``.
     """
-    dtype = dtype if dtype is not None else torch.get_default_dtype()
+    dtype = check_floating_dtype(dtype)
+    shape = tuple(check_count(size, "shape", minimum=0) for size in shape)
     info = torch.finfo(dtype)
     u = _raw_uniform(shape, generator, dtype).clamp_(info.tiny, 1.0 - info.eps / 2)
     return u.to(device) if device is not None else u
+
+
+def _log_max(dtype: torch.dtype) -> float:
+    """A bound b with exp(b) finite in ``dtype``: log(max) lowered by a few ulps."""
+    info = torch.finfo(dtype)
+    return math.log(info.max) * (1.0 - 4.0 * info.eps)
+
+
+def _log_tiny(dtype: torch.dtype) -> float:
+    """A bound b with exp(b) at least ``tiny`` in ``dtype``: log(tiny) raised by a few ulps."""
+    info = torch.finfo(dtype)
+    return math.log(info.tiny) * (1.0 - 4.0 * info.eps)
+
+
+def _inside(x: Tensor, low: float, high: float) -> bool:
+    """Whether every entry of ``x`` lies in [low, high] (one pass, outside autograd; NaN: no)."""
+    if x.numel() == 0:
+        return True
+    smallest, largest = torch.aminmax(x.detach())
+    return bool((smallest >= low) & (largest <= high))
+
+
+def clamp_into(z: Tensor, low: float, high: float) -> Tensor:
+    """``z`` clamped into [low, high], with gradient 0 for the clamped entries.
+
+    The common case costs one pass and adds nothing to the backward pass: when every entry is
+    already inside, ``z`` itself is returned (a clamp would return the same values but record
+    a masked backward). NaN entries stay NaN.
+    """
+    return z if _inside(z, low, high) else z.clamp(min=low, max=high)
+
+
+def exp_in_range(x: Tensor) -> Tensor:
+    """exp(x) kept within the positive normal numbers of x's dtype, [tiny, max].
+
+    Draws computed in log space (log G of a Gamma variate of shape 0.01 is often below −10³)
+    would otherwise round to exactly 0 or overflow to +inf: outside the support (0, ∞), and
+    fatal to a later log z. The exponent is clamped *before* exp, so no inf enters the
+    backward pass (a clamped entry gets gradient 0, never 0 · inf = NaN); results below
+    ``tiny`` are raised to it after. Entries not clamped are bit for bit exp(x), and when no
+    entry needs it (the common case) this is exactly ``torch.exp(x)``.
+    """
+    log_max = _log_max(x.dtype)
+    if _inside(x, _log_tiny(x.dtype), log_max):
+        return torch.exp(x)
+    return torch.exp(x.clamp(max=log_max)).clamp(min=torch.finfo(x.dtype).tiny)
+
+
+def positive_finite(z: Tensor) -> Tensor:
+    """``z`` clamped into [tiny, max] of its dtype: strictly positive and finite.
+
+    For draws of a distribution on (0, ∞) formed from finite factors (so no inf reaches the
+    backward pass; clamped entries get gradient 0). See :func:`clamp_into`.
+    """
+    info = torch.finfo(z.dtype)
+    return clamp_into(z, info.tiny, info.max)
+
+
+def open_unit(z: Tensor) -> Tensor:
+    """``z`` clamped into [tiny, 1 − eps/2] of its dtype: strictly inside (0, 1).
+
+    A Beta or Kumaraswamy draw within eps/2 of 1 (or below the smallest normal number)
+    rounds to exactly 1 (or 0) in floating point, where log z or log(1 − z) is infinite;
+    clamped entries get gradient 0. See :func:`clamp_into`.
+    """
+    info = torch.finfo(z.dtype)
+    return clamp_into(z, info.tiny, 1.0 - info.eps / 2)
 
 
 def _like(params: Params) -> Tensor:
@@ -122,7 +196,8 @@ class PathReparameterization(Reparameterization):
         path: g(ε; θ), ``(eps, params) -> z`` of shape ``(N, *batch_shape, *event_shape)``;
             written with broadcasting so that parameters may carry a leading sample dimension
             (the per-sample gradients of :func:`reparam.estimators.pathwise_gradient`).
-        density: ``(value, params) -> log p_θ(value)``, summed over event dimensions.
+        density: ``(value, params) -> log p_θ(value)``, summed over event dimensions, −inf
+            outside the support (called by :meth:`log_prob` with validated parameters).
         check: optional cross-parameter check (``low < high``, matching shapes, ...) run
             after the per-parameter constraints; raises ``ValueError`` naming a parameter.
     """
@@ -141,7 +216,33 @@ class PathReparameterization(Reparameterization):
         return self.path(eps, params)
 
     def log_prob(self, value: Tensor, params: Params) -> Tensor:
-        return self.density(value, params)
+        """log p_θ(value): parameters validated (errors name them), ``value`` any real tensor
+        broadcasting against them (integer tensors promoted); −inf outside the support."""
+        checked = self.validate(params)
+        return self.density(self._check_value(value, checked), checked)
+
+    def _check_value(self, value: Tensor, params: Params) -> Tensor:
+        """``value`` as a floating tensor whose shape fits the parameters (``ValueError``)."""
+        value = as_tensor(value, "value", like=next(iter(params.values())))
+        event = [params[p.name].shape[-1] for p in self.parameters if p.event_dims > 0]
+        if event:  # multivariate rows: values are vectors of the parameters' dimension
+            if value.dim() == 0 or value.shape[-1] != event[0]:
+                raise ValueError(
+                    f"value must be a vector (..., {event[0]}) for {self.name}, "
+                    f"got shape {tuple(value.shape)}"
+                )
+            batch_value = value.shape[:-1]
+        else:
+            batch_value = value.shape
+        batch = self.batch_shape(params)
+        try:
+            broadcast_shapes(batch_value, batch)
+        except RuntimeError as error:
+            raise ValueError(
+                f"value must broadcast with the parameters' batch shape {tuple(batch)}, "
+                f"got shape {tuple(value.shape)}"
+            ) from error
+        return value
 
     def validate(self, params: Mapping[str, Tensor | float]) -> dict[str, Tensor]:
         checked = super().validate(params)
@@ -199,8 +300,8 @@ class CatalogEntry:
             lists for vector/matrix parameters).
         moment: the test function of the gradient check.
         cdf: ``(value, params) -> F_θ(value)`` in torch where the CDF is elementary (or a
-            torch special function), else ``None``; for multivariate entries the CDF of
-            :attr:`statistic`.
+            torch special function), else ``None`` (0 below the support, 1 above); for
+            multivariate entries the CDF of :attr:`statistic`.
         torch_distribution: builds the ``torch.distributions`` counterpart from validated
             parameters, or ``None`` when torch has none.
         kingma_welling: where Kingma & Welling (2014), §2.4 list it (``None``: not listed).

@@ -19,12 +19,17 @@ import torch
 import torch.distributions as D
 from torch import Tensor
 
+from reparam._validation import check_positive
 from reparam.catalog.entry import (
     CatalogEntry,
     KnownError,
     Moment,
     Params,
     PathReparameterization,
+    clamp_into,
+    exp_in_range,
+    open_unit,
+    positive_finite,
     uniform_noise,
     uniform_open,
 )
@@ -62,6 +67,11 @@ def exponential_path(eps: Tensor, p: Params) -> Tensor:
     return _neg_log(eps) / p["rate"]
 
 
+def _exponential_log_prob(z: Tensor, p: Params) -> Tensor:
+    rate = p["rate"]
+    return torch.where(z < 0, -math.inf, rate.log() - rate * z)
+
+
 EXPONENTIAL = CatalogEntry(
     key="exponential",
     name="Exponential",
@@ -71,14 +81,14 @@ EXPONENTIAL = CatalogEntry(
         parameters=(Parameter("rate", positive),),
         noise=uniform_noise(),
         path=exponential_path,
-        density=lambda z, p: p["rate"].log() - p["rate"] * z,
+        density=_exponential_log_prob,
     ),
     base=r"\epsilon \sim \mathcal{U}(0, 1)",
     formula=r"z = -\log(\epsilon) / \lambda",
     constraints=r"\lambda > 0",
     example={"rate": 1.5},
     moment=Moment(r"\mathbb{E}[z] = 1/\lambda", lambda z: z, lambda p: 1 / p["rate"]),
-    cdf=lambda z, p: -torch.expm1(-p["rate"] * z),
+    cdf=lambda z, p: -torch.expm1(-p["rate"] * z.clamp(min=0)),
     torch_distribution=lambda p: D.Exponential(p["rate"]),
     kingma_welling="inverse CDF",
 )
@@ -131,9 +141,10 @@ CAUCHY = CatalogEntry(
     known_errors=(
         KnownError(
             claim=r"$z = \mu + \gamma\tan(\pi(\epsilon - \tfrac12))$ evaluated as written",
-            problem="correct in exact arithmetic, but at the smallest float32 uniform it "
-            "returns a large positive number instead of a large negative one, because "
-            "float32(π)/2 exceeds π/2",
+            problem="correct in exact arithmetic, but in float32, wherever ε − ½ rounds to −½ "
+            "(ε = 0, which torch.rand returns with probability 2⁻²⁴, or any ε ≤ 2⁻²⁶, such "
+            "as the smallest normal number a sampler may clamp to), it returns a large "
+            "positive number instead of a large negative one, because float32(π)/2 exceeds π/2",
             fix=r"evaluate $\operatorname{sign}(\epsilon-\tfrac12)"
             r"/\tan(\pi\min(\epsilon, 1-\epsilon))$",
         ),
@@ -148,8 +159,10 @@ def logistic_path(eps: Tensor, p: Params) -> Tensor:
 
 
 def _logistic_log_prob(z: Tensor, p: Params) -> Tensor:
-    t = (z - p["loc"]) / p["scale"]
-    return -t - 2 * torch.nn.functional.softplus(-t) - p["scale"].log()
+    infinite = torch.isinf(z)  # the formula gives inf − inf at z = −inf; the limit is −inf
+    t = (torch.where(infinite, p["loc"], z) - p["loc"]) / p["scale"]
+    log_density = -t - 2 * torch.nn.functional.softplus(-t) - p["scale"].log()
+    return torch.where(infinite, -math.inf, log_density)
 
 
 LOGISTIC = CatalogEntry(
@@ -184,6 +197,12 @@ def rayleigh_path(eps: Tensor, p: Params) -> Tensor:
     return p["scale"] * torch.sqrt(2 * _neg_log(eps))
 
 
+def _rayleigh_log_prob(z: Tensor, p: Params) -> Tensor:
+    zs = z.clamp(min=0)  # z ≤ 0: log-density −inf (log 0), without NaN from log of z < 0
+    scale = p["scale"]
+    return zs.log() - 2 * scale.log() - zs * zs / (2 * scale**2)
+
+
 RAYLEIGH = CatalogEntry(
     key="rayleigh",
     name="Rayleigh",
@@ -193,7 +212,7 @@ RAYLEIGH = CatalogEntry(
         parameters=(Parameter("scale", positive),),
         noise=uniform_noise(),
         path=rayleigh_path,
-        density=lambda z, p: z.log() - 2 * p["scale"].log() - z * z / (2 * p["scale"] ** 2),
+        density=_rayleigh_log_prob,
     ),
     base=r"\epsilon \sim \mathcal{U}(0, 1)",
     formula=r"z = \sigma\sqrt{-2\log\epsilon}",
@@ -204,7 +223,7 @@ RAYLEIGH = CatalogEntry(
         lambda z: z,
         lambda p: p["scale"] * math.sqrt(math.pi / 2),
     ),
-    cdf=lambda z, p: -torch.expm1(-z * z / (2 * p["scale"] ** 2)),
+    cdf=lambda z, p: -torch.expm1(-z.clamp(min=0).square() / (2 * p["scale"] ** 2)),
     kingma_welling="inverse CDF",
 )
 
@@ -212,7 +231,15 @@ RAYLEIGH = CatalogEntry(
 # -- Pareto --------------------------------------------------------------------------------
 def pareto_path(eps: Tensor, p: Params) -> Tensor:
     """z = x_m ε^{−1/α}."""
-    return p["scale"] * torch.exp(_neg_log(eps) / p["alpha"])
+    return positive_finite(p["scale"] * exp_in_range(_neg_log(eps) / p["alpha"]))
+
+
+def _pareto_log_prob(z: Tensor, p: Params) -> Tensor:
+    scale, alpha = p["scale"], p["alpha"]
+    below = z < scale
+    zs = torch.where(below, scale, z)  # below the support: −inf, without log of z ≤ 0
+    log_density = alpha.log() + alpha * scale.log() - (alpha + 1) * zs.log()
+    return torch.where(below, -math.inf, log_density)
 
 
 PARETO = CatalogEntry(
@@ -224,9 +251,7 @@ PARETO = CatalogEntry(
         parameters=(Parameter("scale", positive), Parameter("alpha", positive)),
         noise=uniform_noise(),
         path=pareto_path,
-        density=lambda z, p: (
-            p["alpha"].log() + p["alpha"] * p["scale"].log() - (p["alpha"] + 1) * z.log()
-        ),
+        density=_pareto_log_prob,
     ),
     base=r"\epsilon \sim \mathcal{U}(0, 1)",
     formula=r"z = x_m\, \epsilon^{-1/\alpha}",
@@ -237,7 +262,9 @@ PARETO = CatalogEntry(
         lambda z: z.log(),
         lambda p: p["scale"].log() + 1 / p["alpha"],
     ),
-    cdf=lambda z, p: -torch.expm1(p["alpha"] * (p["scale"].log() - z.log())),
+    cdf=lambda z, p: (
+        -torch.expm1(p["alpha"] * (p["scale"].log() - torch.maximum(z, p["scale"]).log()))
+    ),
     torch_distribution=lambda p: D.Pareto(p["scale"], p["alpha"]),
     kingma_welling="inverse CDF",
     notes="heavy-tailed: the check uses log z, whose moments exist for every α",
@@ -246,8 +273,16 @@ PARETO = CatalogEntry(
 
 # -- Weibull -------------------------------------------------------------------------------
 def weibull_path(eps: Tensor, p: Params) -> Tensor:
-    """z = λ (−log ε)^{1/k}."""
-    return p["scale"] * torch.exp(torch.log(_neg_log(eps)) / p["concentration"])
+    """z = λ (−log ε)^{1/k}, kept finite and positive for small k (see ``exp_in_range``)."""
+    power = exp_in_range(torch.log(_neg_log(eps)) / p["concentration"])
+    return positive_finite(p["scale"] * power)
+
+
+def _weibull_log_prob(z: Tensor, p: Params) -> Tensor:
+    scale, k = p["scale"], p["concentration"]
+    ratio = z.clamp(min=0) / scale
+    log_density = k.log() - scale.log() + torch.xlogy(k - 1, ratio) - ratio**k
+    return torch.where(z < 0, -math.inf, log_density)
 
 
 WEIBULL = CatalogEntry(
@@ -259,12 +294,7 @@ WEIBULL = CatalogEntry(
         parameters=(Parameter("scale", positive), Parameter("concentration", positive)),
         noise=uniform_noise(),
         path=weibull_path,
-        density=lambda z, p: (
-            p["concentration"].log()
-            - p["scale"].log()
-            + (p["concentration"] - 1) * (z / p["scale"]).log()
-            - (z / p["scale"]) ** p["concentration"]
-        ),
+        density=_weibull_log_prob,
     ),
     base=r"\epsilon \sim \mathcal{U}(0, 1)",
     formula=r"z = \lambda(-\log\epsilon)^{1/k}",
@@ -275,7 +305,7 @@ WEIBULL = CatalogEntry(
         lambda z: z,
         lambda p: p["scale"] * torch.exp(torch.lgamma(1 + 1 / p["concentration"])),
     ),
-    cdf=lambda z, p: -torch.expm1(-((z / p["scale"]) ** p["concentration"])),
+    cdf=lambda z, p: -torch.expm1(-((z.clamp(min=0) / p["scale"]) ** p["concentration"])),
     torch_distribution=lambda p: D.Weibull(p["scale"], p["concentration"]),
     kingma_welling="inverse CDF",
 )
@@ -294,9 +324,15 @@ def _reciprocal_check(p: Params) -> None:
 
 
 def _reciprocal_log_prob(z: Tensor, p: Params) -> Tensor:
-    inside = (z >= p["low"]) & (z <= p["high"])
-    value = -z.log() - torch.log(p["high"].log() - p["low"].log())
-    return torch.where(inside, value, torch.full_like(value, -math.inf))
+    outside = (z < p["low"]) | (z > p["high"])
+    zs = torch.minimum(torch.maximum(z, p["low"]), p["high"])  # NaN stays NaN
+    value = -zs.log() - torch.log(p["high"].log() - p["low"].log())
+    return torch.where(outside, -math.inf, value)
+
+
+def _reciprocal_cdf(z: Tensor, p: Params) -> Tensor:
+    zs = torch.minimum(torch.maximum(z, p["low"]), p["high"])  # 0 below, 1 above
+    return (zs.log() - p["low"].log()) / (p["high"].log() - p["low"].log())
 
 
 RECIPROCAL = CatalogEntry(
@@ -320,7 +356,7 @@ RECIPROCAL = CatalogEntry(
         lambda z: z,
         lambda p: (p["high"] - p["low"]) / (p["high"].log() - p["low"].log()),
     ),
-    cdf=lambda z, p: (z.log() - p["low"].log()) / (p["high"].log() - p["low"].log()),
+    cdf=_reciprocal_cdf,
     kingma_welling="inverse CDF",
     notes="p(z) ∝ 1/z on [a, b] (log-uniform)",
 )
@@ -338,8 +374,9 @@ def exp_e1(x: Tensor, terms: int = 60) -> Tensor:
     Power series E₁(x) = −γ − log x − Σ_{k≥1} (−x)^k / (k·k!) for x ≤ 1 and the continued
     fraction e^x E₁(x) = 1/(x + 1 − 1²/(x + 3 − 2²/(x + 5 − …))) for x > 1, each with
     ``terms`` terms (relative error below 1e-13 for x in [0.01, 100]; see the tests). Used for
-    the Gompertz mean.
+    the Gompertz mean. ``x`` must be finite and strictly positive (``ValueError``).
     """
+    check_positive(x, "x")
     small = x.clamp(max=1.0)
     k = torch.arange(1, terms + 1, dtype=x.dtype, device=x.device)
     log_fact = torch.lgamma(k + 1)
@@ -363,11 +400,13 @@ GOMPERTZ = CatalogEntry(
         parameters=(Parameter("shape", positive), Parameter("rate", positive)),
         noise=uniform_noise(),
         path=gompertz_path,
-        density=lambda z, p: (
+        density=lambda z, p: torch.where(
+            z < 0,
+            -math.inf,
             p["shape"].log()
             + p["rate"].log()
             + p["rate"] * z
-            - p["shape"] * torch.expm1(p["rate"] * z)
+            - p["shape"] * torch.expm1(p["rate"] * z),
         ),
     ),
     base=r"\epsilon \sim \mathcal{U}(0, 1)",
@@ -379,7 +418,7 @@ GOMPERTZ = CatalogEntry(
         lambda z: z,
         lambda p: exp_e1(p["shape"]) / p["rate"],
     ),
-    cdf=lambda z, p: -torch.expm1(-p["shape"] * torch.expm1(p["rate"] * z)),
+    cdf=lambda z, p: -torch.expm1(-p["shape"] * torch.expm1(p["rate"] * z.clamp(min=0))),
     kingma_welling="inverse CDF",
     notes=r"$F(z) = 1 - \exp(-\eta(e^{bz} - 1))$",
 )
@@ -392,8 +431,9 @@ def gumbel_path(eps: Tensor, p: Params) -> Tensor:
 
 
 def _gumbel_log_prob(z: Tensor, p: Params) -> Tensor:
-    t = (z - p["loc"]) / p["scale"]
-    return -t - torch.exp(-t) - p["scale"].log()
+    infinite = torch.isinf(z)  # the formula gives inf − inf at z = −inf; the limit is −inf
+    t = (torch.where(infinite, p["loc"], z) - p["loc"]) / p["scale"]
+    return torch.where(infinite, -math.inf, -t - torch.exp(-t) - p["scale"].log())
 
 
 GUMBEL = CatalogEntry(
@@ -427,7 +467,7 @@ def _erlang_noise(
     num_samples: int, p: Params, generator: torch.Generator | None, batch: torch.Size
 ) -> Tensor:
     """k_max uniforms per draw (k_max the largest shape); the path masks the unused ones."""
-    k_max = int(p["shape"].detach().max().item())
+    k_max = int(p["shape"].detach().max().item()) if p["shape"].numel() else 1
     like = p["rate"]
     return uniform_open(
         (num_samples, *batch, k_max), generator=generator, dtype=like.dtype, device=like.device
@@ -438,7 +478,8 @@ def erlang_path(eps: Tensor, p: Params) -> Tensor:
     """z = −(1/λ) Σ_{i ≤ k} log ε_i: a sum of k Exp(λ) variates.
 
     The sum of logarithms, never the logarithm of the product Π ε_i, which underflows to 0
-    (and turns z into inf) once k is in the hundreds.
+    (and turns z into inf) once Σ −log ε_i exceeds about 745 in float64 or 104 in float32
+    (subnormals included); with mean 1 per term, k in the hundreds or near 100.
     """
     shape = p["shape"].detach()
     index = torch.arange(1, eps.shape[-1] + 1, dtype=eps.dtype, device=eps.device)
@@ -470,15 +511,16 @@ ERLANG = CatalogEntry(
     constraints=r"k \in \{1, 2, \dots\},\ \lambda > 0",
     example={"shape": 3.0, "rate": 2.0},
     moment=Moment(r"\mathbb{E}[z] = k/\lambda", lambda z: z, lambda p: p["shape"] / p["rate"]),
-    cdf=lambda z, p: torch.special.gammainc(p["shape"], p["rate"] * z),
+    cdf=lambda z, p: torch.special.gammainc(p["shape"], p["rate"] * z.clamp(min=0)),
     torch_distribution=lambda p: D.Gamma(p["shape"], p["rate"]),
     kingma_welling="inverse CDF",
     notes="a sum of k inverse-CDF exponentials; gradient in λ only (k is an integer)",
     known_errors=(
         KnownError(
             claim=r"$z = -\frac{1}{\lambda}\log\prod_{i=1}^{k}\epsilon_i$",
-            problem="the product of k uniforms underflows to 0 once k is in the hundreds "
-            "(float32) or about a thousand (float64), and z becomes inf",
+            problem="the product of k uniforms is exp(−S), S a sum of k standard exponentials "
+            "(S ≈ k): it falls below the smallest normal number once S > 87.3 in float32 "
+            "(708.4 in float64) and rounds to 0, making z = inf, once S > 104.0 (745.1)",
             fix="sum the logarithms",
         ),
     ),
@@ -487,14 +529,25 @@ ERLANG = CatalogEntry(
 
 # -- Kumaraswamy ---------------------------------------------------------------------------
 def kumaraswamy_path(eps: Tensor, p: Params) -> Tensor:
-    """z = (1 − ε^{1/b})^{1/a}, evaluated as exp(log(−expm1(log(ε)/b)) / a)."""
-    inner = -torch.expm1(torch.log(eps) / p["concentration0"])
-    return torch.exp(torch.log(inner) / p["concentration1"])
+    """z = (1 − ε^{1/b})^{1/a}, evaluated as exp(log(−expm1(log(ε)/b)) / a).
+
+    Kept strictly inside (0, 1): for small b, 1 − ε^{1/b} rounds to 1 for most ε (ε < 0.44
+    at b = 0.05 in float32), for small a the power underflows to 0; such draws are clamped
+    to [tiny, 1 − eps/2] (see ``open_unit``).
+    """
+    inner = clamp_into(
+        -torch.expm1(torch.log(eps) / p["concentration0"]), torch.finfo(eps.dtype).tiny, 1.0
+    )
+    return open_unit(torch.exp(torch.log(inner) / p["concentration1"]))
 
 
 def _kumaraswamy_log_prob(z: Tensor, p: Params) -> Tensor:
     a, b = p["concentration1"], p["concentration0"]
-    return a.log() + b.log() + (a - 1) * z.log() + (b - 1) * torch.log1p(-(z**a))
+    zs = z.clamp(0, 1)
+    log_density = (
+        a.log() + b.log() + torch.xlogy(a - 1, zs) + torch.special.xlog1py(b - 1, -(zs**a))
+    )
+    return torch.where((z < 0) | (z > 1), -math.inf, log_density)
 
 
 def _kumaraswamy_mean(p: Params) -> Tensor:
@@ -520,7 +573,9 @@ KUMARASWAMY = CatalogEntry(
     constraints=r"a > 0,\ b > 0",
     example={"concentration1": 2.0, "concentration0": 3.0},
     moment=Moment(r"\mathbb{E}[z] = b\,\mathrm{B}(1 + 1/a, b)", lambda z: z, _kumaraswamy_mean),
-    cdf=lambda z, p: -torch.expm1(p["concentration0"] * torch.log1p(-(z ** p["concentration1"]))),
+    cdf=lambda z, p: (
+        -torch.expm1(p["concentration0"] * torch.log1p(-(z.clamp(0, 1) ** p["concentration1"])))
+    ),
     torch_distribution=lambda p: D.Kumaraswamy(p["concentration1"], p["concentration0"]),
     notes="a Beta look-alike with an explicit inverse CDF",
 )

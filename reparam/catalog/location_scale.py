@@ -22,6 +22,8 @@ from reparam.catalog.entry import (
     Moment,
     Params,
     PathReparameterization,
+    clamp_into,
+    exp_in_range,
     uniform_noise,
     uniform_open,
 )
@@ -111,8 +113,9 @@ LAPLACE = CatalogEntry(
         KnownError(
             claim=r"$z = \mu - b\,\operatorname{sign}(u - \tfrac12)"
             r"\log(1 - 2\lvert u - \tfrac12\rvert)$",
-            problem="exact in real arithmetic, but at the smallest uniform u − ½ rounds to −½ "
-            "and the formula returns −inf",
+            problem="exact in real arithmetic, but wherever u − ½ rounds to −½ (u = 0, which "
+            "torch.rand returns with probability 2⁻²⁴ in float32, or any u ≤ 2⁻²⁶ in float32, "
+            "u ≤ 2⁻⁵⁵ in float64) the formula returns −inf",
             fix=r"$\log 2u$ for $u < \tfrac12$, $-\log 2(1-u)$ otherwise",
         ),
     ),
@@ -161,8 +164,10 @@ HALF_NORMAL = CatalogEntry(
             (n, *batch), generator=g, dtype=p["scale"].dtype, device=p["scale"].device
         ),
         path=half_normal_path,
-        density=lambda z, p: (
-            0.5 * math.log(2 / math.pi) - p["scale"].log() - z * z / (2 * p["scale"] ** 2)
+        density=lambda z, p: torch.where(
+            z < 0,
+            -math.inf,
+            0.5 * math.log(2 / math.pi) - p["scale"].log() - z * z / (2 * p["scale"] ** 2),
         ),
     ),
     base=r"\epsilon \sim \mathcal{N}(0, 1)",
@@ -174,7 +179,7 @@ HALF_NORMAL = CatalogEntry(
         lambda z: z,
         lambda p: p["scale"] * math.sqrt(2 / math.pi),
     ),
-    cdf=lambda z, p: torch.erf(z / (p["scale"] * math.sqrt(2))),
+    cdf=lambda z, p: torch.erf(z.clamp(min=0) / (p["scale"] * math.sqrt(2))),
     torch_distribution=lambda p: D.HalfNormal(p["scale"]),
     notes="a scale family; also the inverse CDF of |N(0, 1)|",
 )
@@ -249,18 +254,20 @@ def triangular_path(eps: Tensor, p: Params) -> Tensor:
 
 def _triangular_log_prob(z: Tensor, p: Params) -> Tensor:
     low, mode, high = p["low"], p["mode"], p["high"]
-    left = 2 * (z - low) / ((high - low) * (mode - low))
-    right = 2 * (high - z) / ((high - low) * (high - mode))
-    density = torch.where(z < mode, left, right)
+    zs = torch.minimum(torch.maximum(z, low), high)  # no log of a negative density outside
+    left = 2 * (zs - low) / ((high - low) * (mode - low))
+    right = 2 * (high - zs) / ((high - low) * (high - mode))
+    density = torch.where(zs < mode, left, right)
     inside = (z >= low) & (z <= high)
     return torch.where(inside, density.log(), torch.full_like(density, -math.inf))
 
 
 def _triangular_cdf(z: Tensor, p: Params) -> Tensor:
     low, mode, high = p["low"], p["mode"], p["high"]
-    left = (z - low) ** 2 / ((high - low) * (mode - low))
-    right = 1 - (high - z) ** 2 / ((high - low) * (high - mode))
-    return torch.where(z < mode, left, right).clamp(0, 1)
+    zs = torch.minimum(torch.maximum(z, low), high)  # 0 below the support, 1 above
+    left = (zs - low) ** 2 / ((high - low) * (mode - low))
+    right = 1 - (high - zs) ** 2 / ((high - low) * (high - mode))
+    return torch.where(zs < mode, left, right).clamp(0, 1)
 
 
 def _triangular_check(p: Params) -> None:
@@ -321,14 +328,33 @@ def _student_noise(
 
 
 def _student_scale(log_g: Tensor, df: Tensor) -> Tensor:
-    """sqrt(ν / V) with V = 2G ~ χ²_ν, i.e. exp(½(log(ν/2) − log G)); implicit gradient in ν."""
+    """sqrt(ν / V) with V = 2G ~ χ²_ν, i.e. exp(½(log(ν/2) − log G)); implicit gradient in ν.
+
+    Kept finite for tiny ν, where log G can be below −10³ (see ``exp_in_range``).
+    """
     log_g = implicit_log_gamma(df / 2, log_g)
-    return torch.exp(0.5 * (torch.log(df / 2) - log_g))
+    return exp_in_range(0.5 * (torch.log(df / 2) - log_g))
+
+
+def _finite(z: Tensor) -> Tensor:
+    info = torch.finfo(z.dtype)
+    return clamp_into(z, -info.max, info.max)
 
 
 def student_t_path(eps: Tensor, p: Params) -> Tensor:
-    """z = μ + σ ε / sqrt(V/ν), ε ~ N(0, 1), V ~ χ²_ν (V = 2G, G ~ Gamma(ν/2, 1))."""
-    return p["loc"] + p["scale"] * eps[..., 0] * _student_scale(eps[..., 1], p["df"])
+    """z = μ + σ ε / sqrt(V/ν), ε ~ N(0, 1), V ~ χ²_ν (V = 2G, G ~ Gamma(ν/2, 1)); finite."""
+    return _finite(p["loc"] + p["scale"] * eps[..., 0] * _student_scale(eps[..., 1], p["df"]))
+
+
+def _t_variance_factor(df: Tensor) -> Tensor:
+    """ν/(ν − 2), the variance of the standard t, where it exists (ν > 2).
+
+    As ``scipy.stats.t``: +inf for 1 < ν ≤ 2 (infinite variance), NaN for ν ≤ 1 (no
+    mean). The formula is evaluated at a safe ν elsewhere, so gradients stay finite.
+    """
+    safe = torch.where(df > 2, df, 3.0)
+    undefined = torch.where(df > 1, torch.full_like(df, math.inf), math.nan)
+    return torch.where(df > 2, safe / (safe - 2), undefined)
 
 
 def _student_log_prob(z: Tensor, p: Params) -> Tensor:
@@ -365,7 +391,7 @@ STUDENT_T = CatalogEntry(
     moment=Moment(
         r"\mathbb{E}[z^2] = \mu^2 + \sigma^2\nu/(\nu - 2)",
         lambda z: z * z,
-        lambda p: p["loc"] ** 2 + p["scale"] ** 2 * p["df"] / (p["df"] - 2),
+        lambda p: p["loc"] ** 2 + p["scale"] ** 2 * _t_variance_factor(p["df"]),
     ),
     torch_distribution=lambda p: D.StudentT(p["df"], p["loc"], p["scale"]),
     kingma_welling="location-scale",
@@ -478,7 +504,7 @@ def multivariate_student_t_path(eps: Tensor, p: Params) -> Tensor:
     """z = μ + L ε / sqrt(V/ν), ε ~ N(0, I), V ~ χ²_ν (implicit gradient in ν)."""
     tril = p["scale_tril"].tril()
     direction = (tril @ eps[..., :-1].unsqueeze(-1)).squeeze(-1)
-    return p["loc"] + direction * _student_scale(eps[..., -1], p["df"]).unsqueeze(-1)
+    return _finite(p["loc"] + direction * _student_scale(eps[..., -1], p["df"]).unsqueeze(-1))
 
 
 def _mvt_log_prob(z: Tensor, p: Params) -> Tensor:
@@ -525,7 +551,7 @@ MULTIVARIATE_STUDENT_T = CatalogEntry(
         lambda z: z.square().sum(-1),
         lambda p: (
             p["loc"].square().sum(-1)
-            + p["df"] / (p["df"] - 2) * p["scale_tril"].tril().square().sum((-1, -2))
+            + _t_variance_factor(p["df"]) * p["scale_tril"].tril().square().sum((-1, -2))
         ),
     ),
     kingma_welling="location-scale (elliptical)",
