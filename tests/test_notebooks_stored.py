@@ -25,6 +25,14 @@ NOTEBOOKS = sorted(
 MACHINE_SPECIFIC = re.compile(r"0x[0-9a-fA-F]{6,}|ipykernel_\d+|(?:^|[\s'\"(=])/(?:[\w.-]+/){2,}")
 # A raw float repr (many digits) in a printed output: print rounded values instead.
 RAW_FLOAT = re.compile(r"\d\.\d{9,}")
+# A NumPy or torch repr in printed or glued text (np.float64(0.607) inside a sentence).
+RAW_REPR = re.compile(r"\bnp\.(?:float|int|bool)\w*\(|\btensor\(|\barray\(")
+# A round-off-sized number printed as itself (1.6e-14, 0.0e+00): its digits differ from one
+# CPU to the next. Print the bound the cell asserts instead ("< 1e-12").
+ROUND_OFF = re.compile(
+    r"(?<![<≤\w.-])(?<!< )(?<!≤ )(?<!below )"  # a bound ("< 1e-12") is fine
+    r"\d(?:\.\d+)?e(?:-(?:0?9|[1-9]\d+)|[+-]0+)\b"
+)
 
 
 def toc_files() -> set[str]:
@@ -96,6 +104,13 @@ class TestStoredNotebook:
                 if "nbval-ignore-output" not in cell.metadata.get("tags", []):
                     match = RAW_FLOAT.search(text)
                     assert not match, f"cell {index}: unrounded number {match.group(0)!r}"
+                    match = RAW_REPR.search(text)
+                    assert not match, f"cell {index}: raw repr {match.group(0)!r}; format it"
+                    match = ROUND_OFF.search(text)
+                    assert not match, (
+                        f"cell {index}: round-off printed as a value {match.group(0)!r}; "
+                        "print the asserted bound"
+                    )
 
     def test_figures_have_alt_text(self, path: Path) -> None:
         for index, cell in enumerate(code_cells(nbformat.read(path, as_version=4))):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import math
-import time
 
 import pytest
 import torch
@@ -233,6 +232,62 @@ def test_surrogate_gradients_are_unbiased(
     assert ((stacked.mean(0) - target).abs() <= Z * se + 1e-10).all()
 
 
+@pytest.mark.parametrize("estimator", ["analytic_kl", "generic"])
+def test_score_function_baseline_is_subtracted_and_removes_variance(estimator: str) -> None:
+    """Same draws with and without a baseline b (one per data point): the encoder gradients
+    differ by exactly −(1/(N B)) Σₙᵢ bᵢ ∇_φ log q_φ(zₙᵢ | xᵢ), with log q written here with
+    torch.distributions from the same noise, and the decoder gradients not at all. So the
+    variance of the estimate with b is that of the independent quantity g₀ − b·S; with b
+    near the mean learning signal it is a small fraction of the variance without b.
+    (Unbiasedness alone cannot tell a baseline subtracted from one added.)"""
+    model = _linear_model(seed=23)
+    x = torch.randn(2, 3, generator=_gen(24), dtype=F64)
+    enc, dec = model.encoder_parameters(), model.decoder_parameters()
+    n = 3
+
+    def flat(grads: tuple[Tensor, ...]) -> Tensor:
+        return torch.cat([g.reshape(-1) for g in grads])
+
+    def estimate(baseline: Tensor | None, seed: int) -> tuple[Tensor, Tensor, Tensor]:
+        step = vae.elbo_surrogate(
+            model,
+            x,
+            n,
+            estimator=estimator,  # type: ignore[arg-type]
+            encoder_gradient="score_function",
+            baseline=baseline,
+            generator=_gen(seed),
+        )
+        grads = torch.autograd.grad(step.surrogate, enc + dec)
+        return flat(grads[: len(enc)]), flat(grads[len(enc) :]), step.signal
+
+    def score(seed: int) -> Tensor:
+        """∇_φ of (1/(N B)) Σₙᵢ bᵢ log q_φ(zₙᵢ | xᵢ), by hand, for b = baseline."""
+        loc, scale = model.encode(x)
+        eps = torch.randn(n, *loc.shape, generator=_gen(seed), dtype=F64)
+        z = (loc + scale * eps).detach()
+        log_q = Normal(loc, scale).log_prob(z).sum(-1)  # (N, B)
+        return flat(torch.autograd.grad((baseline * log_q).mean(), enc))
+
+    _, _, signal = estimate(None, seed=99)
+    baseline = signal.mean(0)  # (B,): a constant, estimated from draws not used below
+    assert bool((baseline.abs() > 1).all())
+    plain, shifted, by_hand = [], [], []
+    for seed in range(100, 140):
+        enc0, dec0, _ = estimate(None, seed)
+        enc_b, dec_b, _ = estimate(baseline, seed)
+        torch.testing.assert_close(dec_b, dec0, rtol=1e-12, atol=1e-12)
+        s = score(seed)
+        torch.testing.assert_close(enc_b, enc0 - s, rtol=1e-9, atol=1e-9)
+        plain.append(enc0)
+        shifted.append(enc_b)
+        by_hand.append(enc0 - s)
+    var_plain = torch.stack(plain).var(0).sum()
+    var_shifted = torch.stack(shifted).var(0).sum()
+    torch.testing.assert_close(var_shifted, torch.stack(by_hand).var(0).sum(), rtol=1e-9, atol=0.0)
+    assert var_shifted < 0.7 * var_plain, (var_shifted, var_plain)
+
+
 def test_score_function_gradient_is_noisier_than_pathwise() -> None:
     model = _linear_model(seed=20)
     x = torch.randn(2, 3, generator=_gen(21), dtype=F64)
@@ -270,6 +325,64 @@ def test_same_seed_same_weights_and_dtypes(dtype: torch.dtype) -> None:
     assert loc.shape == scale.shape == (5, 2) and (scale > 0).all()
     assert vae.elbo(a, x, 3, generator=_gen(25)).dtype == dtype
     assert a.mean(loc).shape == (5, 64) and ((a.mean(loc) > 0) & (a.mean(loc) < 1)).all()
+
+
+def test_encoder_and_decoder_layers() -> None:
+    """Affine maps with a tanh after every hidden layer and none after the output; the
+    decoder mirrors the encoder's widths; no hidden layer: one affine map each."""
+    linear, tanh = torch.nn.Linear, torch.nn.Tanh
+    model = vae.VAE(6, 2, (5, 4), generator=_gen(30), dtype=F64)
+    assert [type(m) for m in model.encoder] == [linear, tanh, linear, tanh, linear]
+    assert [type(m) for m in model.decoder] == [linear, tanh, linear, tanh, linear]
+    widths = [(m.in_features, m.out_features) for m in model.encoder if isinstance(m, linear)]
+    assert widths == [(6, 5), (5, 4), (4, 4)]
+    widths = [(m.in_features, m.out_features) for m in model.decoder if isinstance(m, linear)]
+    assert widths == [(2, 4), (4, 5), (5, 6)]
+    flat = vae.VAE(6, 2, (), generator=_gen(30), dtype=F64)
+    assert [type(m) for m in flat.encoder] == [linear] == [type(m) for m in flat.decoder]
+
+
+def test_initial_weights_without_a_generator() -> None:
+    """Without a generator the weights come from the global generator (so a global seed
+    reproduces them), uniform in ±1/√fan_in, on the CPU."""
+    with torch.random.fork_rng():
+        torch.manual_seed(31)
+        a = vae.VAE(5, 2, (4,), dtype=F64)
+        torch.manual_seed(31)
+        b = vae.VAE(5, 2, (4,), dtype=F64)
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(p, q) and p.device.type == "cpu"
+    for module in a.modules():
+        if isinstance(module, torch.nn.Linear):
+            bound = 1 / math.sqrt(module.in_features)
+            assert bool((module.weight.abs() <= bound).all() and (module.bias.abs() <= bound).all())
+
+
+@pytest.mark.parametrize("estimator", ["generic", "analytic_kl"])
+@pytest.mark.parametrize("encoder_gradient", ["pathwise", "score_function"])
+def test_one_latent_dimension(estimator: str, encoder_gradient: str) -> None:
+    """latent_dim = 1: the surrogate's value is the ELBO estimate of the same draws."""
+    model = _linear_model(seed=32, latent_dim=1)
+    x = torch.randn(4, 3, generator=_gen(33), dtype=F64)
+    step = vae.elbo_surrogate(
+        model,
+        x,
+        2,
+        estimator=estimator,  # type: ignore[arg-type]
+        encoder_gradient=encoder_gradient,  # type: ignore[arg-type]
+        generator=_gen(34),
+    )
+    direct = vae.elbo(model, x, 2, estimator=estimator, generator=_gen(34))  # type: ignore[arg-type]
+    assert step.signal.shape == (2, 4)
+    torch.testing.assert_close(step.elbo, direct.detach())
+    if encoder_gradient == "pathwise":
+        torch.testing.assert_close(step.surrogate, direct.mean())
+
+
+def test_kl_takes_the_dtype_of_a_tensor_scale() -> None:
+    kl = vae.kl_to_standard_normal(0.1, torch.tensor([1.2], dtype=F64))  # type: ignore[arg-type]
+    assert kl.dtype == F64  # and 0.1 is taken in float64, not rounded to float32 first
+    assert kl.item() == pytest.approx(0.5 * (0.1**2 + 1.44 - 1 - math.log(1.44)), rel=1e-14)
 
 
 def test_model_rejects_bad_configuration() -> None:
@@ -318,6 +431,8 @@ def test_estimator_arguments_are_validated() -> None:
         vae.elbo_surrogate(model, x, 1, encoder_gradient="score_function", baseline=math.inf)
     with pytest.raises(ValueError, match="obs_scale"):
         vae.linear_gaussian_elbo(x, torch.zeros(4, 2), torch.zeros(4), 0.0, x[:, :2], x[:, :2])
+    with pytest.raises(ValueError, match=r"^x must end in D = weight.shape\[0\] = 3, got \(2, 4\)"):
+        vae.linear_gaussian_log_evidence(x, torch.zeros(3, 2), torch.zeros(3), 1.0)
 
 
 # -- training ------------------------------------------------------------------------------
@@ -340,11 +455,10 @@ def _short_run(seed: int, num_steps: int = 200, **kwargs: object) -> training.Tr
     )
 
 
-def test_training_improves_the_heldout_elbo_within_seconds() -> None:
-    start = time.perf_counter()
+def test_training_improves_the_heldout_elbo() -> None:
+    # Speed is measured by tools/bench_vae.py, not asserted here: a timed test fails on a
+    # loaded machine and passes a regression on a fast one.
     history = _short_run(0)
-    # About a second on an idle laptop core; the bound leaves room for a loaded CI machine.
-    assert time.perf_counter() - start < 20
     assert history.eval_steps == [0, 100, 200]
     assert history.evaluations[-1] > history.evaluations[0] + 10  # nats per image
     assert len(history.values) == 200 and history.steps_per_second > 0
@@ -367,7 +481,9 @@ def test_train_vae_rejects_bad_arguments() -> None:
     split = _digits()
     model = vae.VAE(64, 2, (8,), generator=_gen(), dtype=torch.float32)
     x = split.train_inputs
-    with pytest.raises(ValueError, match="baseline_decay"):
+    with pytest.raises(
+        ValueError, match=r"^baseline_decay .* applies to the score-function encoder gradient only$"
+    ):
         vae.train_vae(model, x, num_steps=1, baseline_decay=0.9, generator=_gen())
     with pytest.raises(ValueError, match="decay"):
         vae.train_vae(
@@ -378,12 +494,26 @@ def test_train_vae_rejects_bad_arguments() -> None:
             baseline_decay=1.0,
             generator=_gen(),
         )
-    with pytest.raises(ValueError, match="learning_rate"):
+    with pytest.raises(ValueError, match=r"^learning_rate must be strictly positive"):
         vae.train_vae(model, x, num_steps=1, learning_rate=0.0, generator=_gen())
     with pytest.raises(TypeError, match="generator"):
         vae.train_vae(model, x, num_steps=1, generator=None)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="batch_size"):
         vae.train_vae(model, x[:10], num_steps=1, batch_size=20, generator=_gen())
+
+
+def test_train_vae_evaluates_every_eval_every_steps() -> None:
+    split = _digits()
+    model = vae.VAE(64, 2, (8,), generator=_gen(6), dtype=torch.float32)
+    history = vae.train_vae(
+        model,
+        split.train_inputs,
+        num_steps=20,
+        heldout_x=split.test_inputs[:50],
+        eval_every=10,
+        generator=_gen(7),
+    )
+    assert history.eval_steps == [0, 10, 20] and len(history.evaluations) == 3
 
 
 def test_minibatches_cover_each_epoch_once() -> None:
