@@ -15,7 +15,6 @@ import functools
 import http.server
 import os
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -27,6 +26,12 @@ import pytest
 from bs4 import BeautifulSoup
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+
+import pdf_edition  # noqa: E402
+import reader_view as rv  # noqa: E402
+
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
 # Chromium's own background traffic is switched off so that only the page's requests remain.
 CHROMIUM_ARGS = [
@@ -44,31 +49,25 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Build the book from clean into a temporary directory and return the HTML root."""
-    output = tmp_path_factory.mktemp("book")
-    jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    command = [
-        str(jupyter_book) if jupyter_book.exists() else "jupyter-book",
-        "build",
-        str(ROOT),
-        "-W",
-        "-n",
-        "--keep-going",
-        "--path-output",
-        str(output),
-    ]
+    """Build the book from clean into a temporary directory and return the HTML root.
+
+    The build uses the notebooks' stored outputs instead of executing them a second time:
+    strict nbval, in the same test run, re-executes every notebook and fails unless it
+    reproduces every stored output, so this site is the one an executing build (the README's
+    build command, ``execute_notebooks: force``) produces. ``READER_VIEW_SITE`` reuses a
+    site built earlier.
+    """
+    prebuilt = os.environ.get("READER_VIEW_SITE")
+    if prebuilt:
+        return Path(prebuilt).resolve()
     start = time.perf_counter()
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - start
-    print(f"book build took {seconds:.1f} s")
-    log = result.stdout + result.stderr
+    html, log = rv.build_site(tmp_path_factory.mktemp("book"))
+    print(f"book build took {time.perf_counter() - start:.1f} s")
     warnings = [
         line for line in log.splitlines() if "WARNING" in line and "IPKernelApp" not in line
     ]
-    assert result.returncode == 0 and not warnings, "book build failed:\n" + "\n".join(
-        warnings or log.splitlines()[-60:]
-    )
-    return output / "_build" / "html"
+    assert not warnings, "book build had warnings:\n" + "\n".join(warnings)
+    return html
 
 
 def html_pages(site: Path) -> list[Path]:
@@ -101,7 +100,8 @@ def test_build_has_every_chapter(site: Path) -> None:
     expected = [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
     for docname in expected:
         assert (site / f"{docname}.html").is_file(), f"{docname} was not built"
-    assert (site / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    assert (site / "_static" / "mathjax" / "startup.js").is_file()
+    assert (site / "_static" / "mathjax" / "core.js").is_file()
 
 
 def test_no_stray_files_built(site: Path) -> None:
@@ -260,3 +260,168 @@ def test_pages_in_headless_chromium(site: Path, server: str) -> None:
     assert not console_errors, "console errors:\n" + "\n".join(console_errors[:20])
     assert not problems, "\n".join(problems[:40])
     assert typeset_pages >= 2, "expected typeset mathematics on the chapter pages"
+
+
+# --- what the reader sees (issue #11) --------------------------------------------------
+
+
+def require_chromium() -> str:
+    chromium = rv.find_chromium()
+    if chromium is None:
+        message = (
+            "Chromium not found. Install it to run the reader-view test: "
+            "`sudo apt-get install chromium` (Debian/Ubuntu) or set up any Chromium on PATH."
+        )
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return chromium
+
+
+@pytest.fixture(scope="module")
+def views(site: Path, server: str) -> list[rv.PageResult]:
+    if os.environ.get("READER_VIEW") != "1":
+        pytest.skip(
+            "the reader-view pass opens every page at two widths (about 4 minutes): "
+            "run it with READER_VIEW=1, or `python tools/reader_view_report.py`"
+        )
+    chromium = require_chromium()
+    screenshots = os.environ.get("READER_VIEW_SCREENSHOTS")
+    return rv.inspect_site(
+        site,
+        chromium,
+        screenshots=Path(screenshots) if screenshots else None,
+        base_url=server,
+    )
+
+
+# Defect classes still open in issue #11, with the number found when the check was written
+# (2026-11-30). The test fails if a class grows; lower the number as fixes land and delete the
+# entry at zero. Every other class must be zero.
+PENDING = {
+    "clipped_equation": 12,
+    "wide_code": 59,
+    "uncaptioned_figure": 17,
+    "small_figure_text": 9,
+}
+
+
+@pytest.mark.parametrize("check", list(rv.CHECKS))
+def test_reader_view(views: list[rv.PageResult], check: str) -> None:
+    found = [finding for view in views for finding in view.findings if finding.check == check]
+    pages = sorted({finding.page for finding in found})
+    assert len(found) <= PENDING.get(check, 0), (
+        f"{rv.CHECKS[check]}: {len(found)} on {len(pages)} page(s)\n"
+        + "\n".join(str(finding) for finding in found[:80])
+    )
+
+
+def test_every_page_was_viewed(site: Path, views: list[rv.PageResult]) -> None:
+    viewed = {(view.page, view.width) for view in views}
+    for docname in rv.toc_docnames():
+        for width in rv.WIDTHS.values():
+            assert (f"{docname}.html", width) in viewed
+
+
+# --- the PDF edition ----------------------------------------------------------------------
+
+
+def chapter_titles(site: Path) -> dict[str, str]:
+    titles = {}
+    for docname in rv.toc_docnames():
+        soup = BeautifulSoup((site / f"{docname}.html").read_text(encoding="utf-8"), "html.parser")
+        heading = soup.select_one("article.bd-article h1")
+        assert heading is not None, f"{docname} has no title"
+        titles[docname] = heading.get_text(" ", strip=True).removesuffix("#").strip()
+    return titles
+
+
+def test_pdf_edition(site: Path) -> None:
+    """book.pdf has every chapter (bookmarked, its title on its first page) and the front
+    page links to it."""
+    require_chromium()
+    from pypdf import PdfReader
+
+    pdf = site / pdf_edition.PDF_NAME
+    if not pdf.is_file():  # a READER_VIEW_SITE built without the extension
+        report = pdf_edition.build_pdf(site, rv.toc_docnames())
+        assert report.seconds < 120, f"the PDF took {report.seconds:.0f} s"
+    reader = PdfReader(str(pdf))
+    assert len(reader.pages) > 0
+    bookmarks = {item.title: reader.get_destination_page_number(item) for item in reader.outline}
+    normalize = " ".join
+    for docname, title in chapter_titles(site).items():
+        assert title in bookmarks, f"no bookmark for {docname} ({title!r}): {list(bookmarks)}"
+        first_page = reader.pages[bookmarks[title]].extract_text()
+        assert normalize(title.split()) in normalize(first_page.split()), (
+            f"{docname}: {title!r} not on page {bookmarks[title] + 1}"
+        )
+    front = BeautifulSoup((site / "book" / "index.html").read_text(encoding="utf-8"), "html.parser")
+    links = [a["href"] for a in front.select("a.pdf-edition")]
+    assert links, "the front page does not link to the PDF edition"
+    for href in links:
+        target = (site / "book" / str(href)).resolve()
+        assert target == pdf.resolve(), f"front page links to {href}, not to {pdf.name}"
+
+
+def test_pdf_link_is_served(site: Path, server: str) -> None:
+    from urllib.request import urlopen
+
+    with urlopen(urljoin(server, pdf_edition.PDF_NAME)) as response:
+        assert response.status == 200
+        assert response.read().startswith(b"%PDF-")
+
+
+# --- the local extensions behind the fixes (no browser) -----------------------------------
+
+
+def test_theme_fixes_drop_unused_scripts() -> None:
+    import theme_fixes
+
+    head = (
+        '<link rel="stylesheet" href="x.css">\n'
+        '<script defer src="../_static/scripts/fontawesome.js?digest=1"></script>\n'
+        '<script src="../_static/searchtools.js"></script>\n'
+        '<script src="../searchindex.js"></script>'
+    )
+    assert "fontawesome" not in theme_fixes.without_fontawesome(head)
+    assert "x.css" in theme_fixes.without_fontawesome(head)
+    lean = theme_fixes.without_inline_search(head, "book/history", "False")
+    assert "searchindex" not in lean and "searchtools" not in lean
+    assert "searchindex" in theme_fixes.without_inline_search(head, "search", "False")
+    assert "searchindex" in theme_fixes.without_inline_search(head, "book/history", "True")
+
+
+def test_theme_fixes_bibliography_and_icons() -> None:
+    import theme_fixes
+
+    body = '<div role="list"><div class="citation" role="doc-biblioentry">x</div></div>'
+    assert 'role="listitem"' in theme_fixes.fix_bibliography_roles(body)
+    css = (
+        '.fa-sun:before{content:"\\f185"}.fa-moon:before,.fa-x:before{content:"\\f186"}'
+        '.fa-anchor:before{content:"\\f13d"}.fa-solid{font-weight:900}'
+    )
+    purged = theme_fixes.purge_icon_rules(css, {"sun", "moon", "solid"})
+    assert ".fa-sun:before" in purged and ".fa-moon:before" in purged
+    assert ".fa-anchor" not in purged and ".fa-solid{" in purged
+
+
+def test_execution_statistics_are_plain_and_honest() -> None:
+    import exec_stats
+
+    assert exec_stats.status_text({"succeeded": True}) == "ran cleanly"
+    assert exec_stats.status_text({"succeeded": False, "error": "ValueError"}).startswith("failed")
+    assert exec_stats.note_text(43.2, 20) == "over the budget in this build, by 23.2 s"
+    assert exec_stats.note_text(12.0, 20) == "within the budget"
+    overrides = {"book/variational-autoencoder": 30.0}
+    assert exec_stats.budget_for("book/variational-autoencoder", 20, overrides) == 30
+    assert exec_stats.budget_for("book/history", 20, overrides) == 20
+    table = exec_stats.make_table(
+        "book/execution-statistics",
+        [("book/history", {"runtime": 43.2, "succeeded": True})],
+        20,
+        overrides,
+    )
+    text = table.astext()
+    assert "43.2" in text and "over the budget" in text and "ran cleanly" in text
+    assert not rv.EMOJI.search(text)
