@@ -50,6 +50,15 @@ def test_summarize_along_other_dim(generator: torch.Generator) -> None:
 def test_single_draw_has_infinite_not_nan_error() -> None:
     estimate = reparam.summarize(torch.tensor([3.0]))
     assert estimate.mean.item() == 3.0 and math.isinf(estimate.std_error.item())
+    assert estimate.num_samples == 1 and math.isinf(estimate.variance.item())
+
+
+def test_summarize_along_a_negative_dim(generator: torch.Generator) -> None:
+    draws = torch.randn(3, 40, generator=generator, dtype=torch.float64)
+    estimate = reparam.summarize(draws, dim=-1)
+    torch.testing.assert_close(estimate.mean, draws.mean(1))
+    torch.testing.assert_close(estimate.std_error, draws.std(1) / math.sqrt(40))
+    assert estimate.num_samples == 40
 
 
 def test_interval_covers_at_nominal_rate(generator: torch.Generator) -> None:
@@ -63,15 +72,22 @@ def test_interval_covers_at_nominal_rate(generator: torch.Generator) -> None:
 
 @pytest.mark.parametrize("bad", [0.0, -1.0, math.inf, math.nan])
 def test_interval_rejects_bad_z_score(bad: float) -> None:
-    with pytest.raises(ValueError, match="z_score"):
+    with pytest.raises(ValueError, match=r"^z_score must be"):
         reparam.summarize(torch.ones(3)).interval(bad)
 
 
 def test_summarize_rejects_bad_input() -> None:
-    with pytest.raises(TypeError, match="draws"):
+    # Messages start with the name of the bad argument and say what was passed.
+    with pytest.raises(TypeError, match=r"^draws must be a torch.Tensor, got list$"):
         reparam.summarize([1.0, 2.0])  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="draws"):
+    with pytest.raises(ValueError, match=r"^draws must have a sample dimension"):
         reparam.summarize(torch.tensor(1.0))
+    with pytest.raises(ValueError, match=r"^dim must be in \[-2, 1\], got 2$"):
+        reparam.summarize(torch.ones(3, 2), dim=2)
+    with pytest.raises(TypeError, match=r"^dim must be"):
+        reparam.summarize(torch.ones(3, 2), dim=0.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^draws\.shape\[dim\] must be"):
+        reparam.summarize(torch.ones(0, 2))
 
 
 # --- the Gaussian path --------------------------------------------------------------------

@@ -402,6 +402,21 @@ def test_bad_logits(logits: torch.Tensor, match: str) -> None:
         StraightThroughCategorical().rsample(10, logits=logits)
 
 
+def test_bernoulli_log_prob_checks_every_entry_of_probs() -> None:
+    for bad in ([0.5, 1.5], [-0.5, 0.5]):
+        with pytest.raises(ValueError, match=r"^probs must lie in \[0, 1\]"):
+            discrete.bernoulli_log_prob(torch.ones(2), torch.tensor(bad))
+    with pytest.raises(ValueError, match=r"^scores must have at least 2 categories"):
+        discrete.hard_one_hot(torch.tensor([1.0]))
+
+
+def test_log_probabilities_name_a_bad_value() -> None:
+    with pytest.raises(ValueError, match=r"^the shapes of value, logits must broadcast together"):
+        discrete.categorical_log_prob(torch.eye(3).expand(2, 3, 3), torch.zeros(4, 3))
+    with pytest.raises(TypeError, match=r"^value must be a real number or a torch.Tensor"):
+        RelaxedCategorical().log_prob("y", {"logits": torch.zeros(3)})  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("temperature", [0.0, -1.0, float("inf"), float("nan")])
 def test_bad_temperature_values(temperature: float) -> None:
     for make in (RelaxedCategorical, RelaxedBernoulli, StraightThroughCategorical):
@@ -423,10 +438,17 @@ def test_bad_temperature_types(temperature: object) -> None:
 
 def test_temperature_is_keyword_only() -> None:
     for make in (RelaxedCategorical, RelaxedBernoulli, StraightThroughCategorical):
-        with pytest.raises(TypeError, match="temperature by keyword"):
+        with pytest.raises(TypeError, match=rf"^{make.__name__} takes the temperature by keyword"):
             make(0.5)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="temperature by keyword"):
+    with pytest.raises(TypeError, match=r"^StraightThroughBernoulli takes the temperature by"):
         StraightThroughBernoulli(0.5)  # type: ignore[arg-type]
+    # The messages start with the name of the bad argument.
+    with pytest.raises(ValueError, match=r"^temperature must be"):
+        discrete.check_temperature(0.0)
+    with pytest.raises(ValueError, match=r"^tau must be"):
+        discrete.check_temperature(-1.0, "tau")
+    with pytest.raises(TypeError, match=r"^x must be a floating-point torch.Tensor$"):
+        discrete.heaviside(torch.tensor([1, 2]))
 
 
 @pytest.mark.parametrize("probs", [0.0, 1.0, 1.5, -0.1, float("nan")])

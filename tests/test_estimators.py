@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from torch import Tensor
@@ -21,6 +22,7 @@ from reparam.estimators import (
     pathwise_gradient,
     score_function_gradient,
 )
+from reparam.noise import uniform
 from reparam.reparameterization import Parameter, Reparameterization, open_unit_interval
 
 Z = 5.0  # tolerance in standard errors
@@ -52,12 +54,19 @@ ESTIMATORS: dict[str, Callable[..., dict[str, Tensor]]] = {
 }
 
 
+def _mean_and_std_error(draws: Tensor) -> tuple[Tensor, Tensor]:
+    """Sample mean and standard error (sample std / sqrt(N)) over dim 0, computed here rather
+    than by the package, so that a wrong error bar in the package cannot loosen a test."""
+    n = draws.shape[0]
+    assert n >= 2, "a standard error needs at least two draws"
+    return draws.mean(0), draws.std(0) / math.sqrt(n)
+
+
 def _assert_unbiased(draws: Tensor, exact: Tensor, what: str) -> None:
-    estimate = reparam.summarize(draws)
-    tolerance = Z * estimate.std_error + 1e-9
-    assert (estimate.mean - exact).abs().le(tolerance).all(), (
-        f"{what}: estimate {estimate.mean.tolist()} ± {estimate.std_error.tolist()}, "
-        f"exact {exact.tolist()}"
+    mean, std_error = _mean_and_std_error(draws)
+    tolerance = Z * std_error + 1e-9
+    assert (mean - exact).abs().le(tolerance).all(), (
+        f"{what}: estimate {mean.tolist()} ± {std_error.tolist()}, exact {exact.tolist()}"
     )
 
 
@@ -110,12 +119,13 @@ def test_estimators_agree_with_each_other() -> None:
         grads = estimator(
             cost, reparam.NORMAL, params, 40_000, generator=torch.Generator().manual_seed(100 + i)
         )
-        estimates[name] = {p: reparam.summarize(g) for p, g in grads.items()}
+        estimates[name] = {p: _mean_and_std_error(g) for p, g in grads.items()}
     reference = estimates["pathwise"]
     for name, estimate in estimates.items():
         for p in ("loc", "scale"):
-            gap = (estimate[p].mean - reference[p].mean).abs()
-            se = (estimate[p].std_error.square() + reference[p].std_error.square()).sqrt()
+            (mean, se_a), (ref_mean, se_b) = estimate[p], reference[p]
+            gap = (mean - ref_mean).abs()
+            se = (se_a.square() + se_b.square()).sqrt()
             assert gap.le(Z * se).all(), f"{name} disagrees with pathwise on {p}"
 
 
@@ -216,32 +226,141 @@ def test_monte_carlo_variance_matches_quadrature(name: str) -> None:
         assert abs(centred.mean().item() - exact) <= Z * se.item() + 1e-6 * exact, (name, p)
 
 
+# -- baselines: the variance they remove, exactly -------------------------------------------
+def _normal_moment(j: int) -> float:
+    """E[u^j] for u ~ N(0, 1): 0 for odd j, (j − 1)!! for even j."""
+    return 0.0 if j % 2 else float(math.prod(range(j - 1, 0, -2)))
+
+
+def _expect(poly: np.polynomial.Polynomial) -> float:
+    """E[poly(u)], u ~ N(0, 1), exactly (a finite sum of Gaussian moments)."""
+    return float(sum(c * _normal_moment(j) for j, c in enumerate(poly.coef)))
+
+
+def _exact_score_function_moments(
+    mu: float, sigma: float, k: float, parameter: str, baseline: float | str | None
+) -> tuple[float, float]:
+    """Mean and variance of (f(z) − b) s(z) for f(z) = (z − k)², z = μ + σu, in closed form.
+
+    Independent of the package: f and the score s are polynomials in u (s = u/σ for the
+    mean, (u² − 1)/σ for the scale), so every moment is a finite sum of Gaussian moments.
+    The optimal constant is b* = E[f s²] / E[s²].
+    """
+    poly = np.polynomial.Polynomial
+    f = poly([(mu - k) ** 2, 2 * sigma * (mu - k), sigma**2])
+    s = poly([0.0, 1 / sigma]) if parameter == "loc" else poly([-1 / sigma, 0.0, 1 / sigma])
+    if baseline == "optimal":
+        b = _expect(f * s * s) / _expect(s * s)
+    else:
+        b = 0.0 if baseline is None else float(baseline)
+    g = (f - b) * s
+    mean = _expect(g)
+    return mean, _expect(g * g) - mean**2
+
+
+@pytest.mark.parametrize("baseline", [None, 0.7, -1.3, "optimal"], ids=str)
+def test_score_function_variance_with_a_baseline_is_the_exact_value(
+    baseline: float | str | None,
+) -> None:
+    """The sample mean *and variance* of the per-sample estimates against their closed forms:
+    unbiasedness alone cannot tell a subtracted baseline from an added one (both are
+    unbiased); the variance can. The optimal baseline's variance is the exact b*'s up to a
+    factor 1 + O(1/N) (leave-one-out), negligible at N = 200 000."""
+    mu, sigma, k, n = 0.4, 1.3, -0.5, 200_000
+    cost = reparam.quadratic_cost(k)
+    grads = score_function_gradient(
+        cost,
+        reparam.NORMAL,
+        {"loc": torch.tensor(mu, dtype=torch.float64), "scale": sigma},
+        n,
+        generator=torch.Generator().manual_seed(31),
+        baseline=baseline,  # type: ignore[arg-type]
+    )
+    for p in ("loc", "scale"):
+        exact_mean, exact_var = _exact_score_function_moments(mu, sigma, k, p, baseline)
+        _, no_baseline_var = _exact_score_function_moments(mu, sigma, k, p, None)
+        g = grads[p]
+        _assert_unbiased(g, torch.tensor(exact_mean, dtype=torch.float64), f"{baseline} {p}")
+        centred = (g - g.mean()).square()
+        var, var_se = _mean_and_std_error(centred)  # the sample variance and its error
+        assert abs(var.item() - exact_var) <= Z * var_se.item(), (p, var.item(), exact_var)
+        if baseline == "optimal":  # the reduction itself, against the exact no-baseline value
+            assert exact_var < 0.8 * no_baseline_var
+            assert var.item() + Z * var_se.item() < no_baseline_var
+
+
+@pytest.mark.parametrize(
+    "baseline", [None, 0.7, torch.tensor([0.2, -0.4], dtype=torch.float64), "optimal"], ids=str
+)
+def test_score_function_per_sample_estimates_by_hand(baseline: Any) -> None:
+    """Same draws, the estimator written out by hand: (f(z) − b) ∇ log p(z), with the
+    Gaussian scores ε/σ and (ε² − 1)/σ and, for ``"optimal"``, the leave-one-out
+    b₋ₙ = Σ_{m≠n} f_m s_m² / Σ_{m≠n} s_m², one per parameter entry."""
+    n = 64
+    loc = torch.tensor([0.3, -1.0], dtype=torch.float64)
+    scale = torch.tensor([0.8, 1.5], dtype=torch.float64)
+    cost = reparam.quadratic_cost(0.5)
+    grads = score_function_gradient(
+        cost,
+        reparam.NORMAL,
+        {"loc": loc, "scale": scale},
+        n,
+        generator=torch.Generator().manual_seed(3),
+        baseline=baseline,
+    )
+    eps = reparam.standard_normal(
+        (n, 2), generator=torch.Generator().manual_seed(3), dtype=torch.float64
+    )
+    f = cost(loc + scale * eps)
+    scores = {"loc": eps / scale, "scale": (eps.square() - 1) / scale}
+    for p, s in scores.items():
+        if baseline == "optimal":
+            s2 = s.square()
+            b = ((f * s2).sum(0) - f * s2) / (s2.sum(0) - s2)
+        else:
+            b = 0.0 if baseline is None else baseline
+        torch.testing.assert_close(grads[p], (f - b) * s, rtol=1e-10, atol=1e-12)
+
+
 def test_optimal_baseline_is_leave_one_out_and_unbiased_for_tiny_samples() -> None:
     """N = 3 draws per problem, 30 000 independent problems (a batch): still unbiased,
-    while plugging in the all-draw baseline is visibly biased."""
+    while plugging in the all-draw baseline is visibly biased.
+
+    ``scale`` is a batch of its own (not a float shared by the batch): then every problem
+    gets its own per-sample gradients, shape (N, batch), and the 30 000 per-problem
+    estimates give a finite standard error. (With a shared float the gradient is summed
+    over the batch into one number per draw, the mean over N = 3 draws is a single
+    estimate, and its standard error is infinite: such a test cannot fail.)
+    """
     batch, n = 30_000, 3
     loc = torch.full((batch,), LOC, dtype=torch.float64)
+    scale = torch.full((batch,), SCALE, dtype=torch.float64)
     cost = reparam.quadratic_cost(0.0)  # d/dσ E[z²] = 2σ
     grads = score_function_gradient(
         cost,
         reparam.NORMAL,
-        {"loc": loc, "scale": SCALE},
+        {"loc": loc, "scale": scale},
         n,
         generator=torch.Generator().manual_seed(5),
         baseline="optimal",
     )
-    per_problem = grads["scale"].mean(0)  # (batch,): one N=3 estimate of d/dσ E[Σ_b f]
-    _assert_unbiased(
-        per_problem.unsqueeze(-1), torch.tensor([2 * SCALE], dtype=torch.float64), "leave-one-out"
-    )
+    assert grads["scale"].shape == (n, batch)
+    per_problem = grads["scale"].mean(0)  # (batch,): independent N = 3 estimates of 2σ
+    mean, se = _mean_and_std_error(per_problem)
+    assert math.isfinite(se.item()) and se.item() < 0.05
+    assert abs(mean.item() - 2 * SCALE) <= Z * se.item()
     # The plug-in version (same draws): b = Σ f s² / Σ s² including draw n itself.
     eps = reparam.standard_normal(
         (n, batch), generator=torch.Generator().manual_seed(5), dtype=torch.float64
     )
     f, s = cost(LOC + SCALE * eps), (eps.square() - 1) / SCALE
-    plug_in = (f - (f * s**2).sum(0) / (s**2).sum(0)) * s
-    estimate = reparam.summarize(plug_in.mean(0))
-    assert (estimate.mean - 2 * SCALE).abs() > Z * estimate.std_error
+    # The draws are the estimator's: its leave-one-out baseline, by hand, reproduces it.
+    s2 = s.square()
+    leave_one_out = ((f * s2).sum(0) - f * s2) / (s2.sum(0) - s2)
+    torch.testing.assert_close(grads["scale"], (f - leave_one_out) * s, rtol=1e-9, atol=1e-9)
+    plug_in = (f - (f * s2).sum(0) / s2.sum(0)) * s
+    plug_mean, plug_se = _mean_and_std_error(plug_in.mean(0))
+    assert abs(plug_mean.item() - 2 * SCALE) > Z * plug_se.item()
 
 
 def test_generator_reproducibility_and_global_state() -> None:
@@ -363,6 +482,73 @@ def test_score_function_with_a_non_differentiable_path() -> None:
     assert torch.equal(zero["probs"], torch.zeros(100, 3, dtype=torch.float64))
 
 
+@pytest.mark.parametrize("baseline", [None, 0.3, "optimal"], ids=str)
+def test_score_function_on_a_categorical_with_an_event_dimension(baseline: Any) -> None:
+    """Logits of shape (batch, K) = (2, 4), one-hot draws with an event dimension K, and a
+    cost f(z) = Σ_k v_k z_k. The exact gradient of E[f] = Σ_k π_k v_k, π = softmax(logits),
+    is π_j (v_j − Σ_k π_k v_k); the score of a draw is z − π (the gradient of the
+    *normalised* log-probability)."""
+    from reparam.discrete import CATEGORICAL
+
+    logits = torch.tensor([[0.5, -1.0, 0.2, 1.3], [0.0, 0.0, -2.0, 0.7]], dtype=torch.float64)
+    values = torch.tensor([[1.0, -2.0, 0.5, 3.0], [-1.0, 4.0, 0.0, 2.0]], dtype=torch.float64)
+
+    def cost(z: Tensor) -> Tensor:
+        return (z * values).sum(-1)  # (N, 2): entry b depends on batch element b only
+
+    n, seed = 20_000, 13
+    grads = score_function_gradient(
+        cost,
+        CATEGORICAL,
+        {"logits": logits},
+        n,
+        generator=torch.Generator().manual_seed(seed),
+        baseline=baseline,
+    )["logits"]
+    assert grads.shape == (n, 2, 4)
+    probs = torch.softmax(logits, -1)
+    exact = probs * (values - (probs * values).sum(-1, keepdim=True))
+    _assert_unbiased(grads, exact, f"categorical baseline={baseline}")
+    # The same draws, by hand.
+    z = CATEGORICAL.rsample(n, generator=torch.Generator().manual_seed(seed), logits=logits)
+    f, score = cost(z).unsqueeze(-1), z - probs
+    if baseline == "optimal":
+        s2 = score.square()
+        b = ((f * s2).sum(0) - f * s2) / (s2.sum(0) - s2)
+    else:
+        b = 0.0 if baseline is None else baseline
+    torch.testing.assert_close(grads, (f - b) * score, rtol=1e-10, atol=1e-12)
+
+
+def test_measure_valued_per_sample_estimates_by_hand() -> None:
+    """Same noise stream, the estimator written out by hand: three uniforms and three normals
+    per entry; W = sqrt(−2 log(1 − U₀)) (Weibull(√2, 2)), M = ±‖(N₀, N₁, N₂)‖ with the sign
+    from U₁ (double-sided Maxwell), U₂·M ~ N(0, 1); (f(μ + σW) − f(μ − σW)) / (σ√(2π)) and
+    (f(μ + σM) − f(μ + σU₂M)) / σ."""
+    n = 50
+    loc = torch.tensor([0.3, -1.2], dtype=torch.float64)
+    scale = torch.tensor([0.7, 1.6], dtype=torch.float64)
+    cost = reparam.cosine_cost(1.3)
+    grads = measure_valued_gradient(
+        cost,
+        reparam.NORMAL,
+        {"loc": loc, "scale": scale},
+        n,
+        generator=torch.Generator().manual_seed(4),
+    )
+    gen = torch.Generator().manual_seed(4)
+    u = uniform((3, n, 2), generator=gen, dtype=torch.float64)
+    g = reparam.standard_normal((3, n, 2), generator=gen, dtype=torch.float64)
+    weibull = torch.sqrt(-2 * torch.log1p(-u[0]))
+    maxwell = torch.where(u[1] < 0.5, -1.0, 1.0) * g.square().sum(0).sqrt()
+    expected_loc = (cost(loc + scale * weibull) - cost(loc - scale * weibull)) / (
+        scale * math.sqrt(2 * math.pi)
+    )
+    expected_scale = (cost(loc + scale * maxwell) - cost(loc + scale * u[2] * maxwell)) / scale
+    torch.testing.assert_close(grads["loc"], expected_loc, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(grads["scale"], expected_scale, rtol=1e-12, atol=1e-14)
+
+
 # -- bad inputs -----------------------------------------------------------------------------
 GOOD = {"loc": 0.0, "scale": 1.0}
 T = torch.tensor
@@ -437,6 +623,9 @@ def test_bad_baselines(baseline: Any, num_samples: int, match: str) -> None:
 def test_measure_valued_is_gaussian_only() -> None:
     with pytest.raises(TypeError, match="distribution"):
         measure_valued_gradient(lambda z: z, _StepBernoulli(), {"probs": 0.5}, 10)
+    # The message names the distribution by its name (not its class name).
+    with pytest.raises(TypeError, match=r"got Bernoulli \(step path\)$"):
+        measure_valued_gradient(lambda z: z, reparam.discrete.BERNOULLI, {"probs": 0.5}, 10)
     # ... and needs the per-element cost.
     with pytest.raises(ValueError, match="cost"):
         measure_valued_gradient(

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from reparam import gaussian_identities as gi
-from reparam.montecarlo import summarize
 
 LOC = [0.5, -0.3]
 COV = [[1.0, 0.4], [0.4, 0.8]]
@@ -142,12 +141,17 @@ def test_tie_and_untie_are_inverse_and_batched() -> None:
     torch.testing.assert_close(torch.diagonal(tied, dim1=-2, dim2=-1), torch.diagonal(g, 0, -2, -1))
     torch.testing.assert_close(tied[:, 0, 1], 2 * g[:, 0, 1])
     torch.testing.assert_close(gi.untie_gradient(tied), g)
+    with pytest.raises(ValueError, match=r"^untied must be a square matrix"):
+        gi.tie_gradient(torch.zeros(2, 3))
+    with pytest.raises(ValueError, match=r"^tied must be a square matrix"):
+        gi.untie_gradient(torch.zeros(2, 3))
 
 
 def _within_standard_errors(per_sample: torch.Tensor, exact: torch.Tensor, k: float = 5.0) -> None:
-    estimate = summarize(per_sample)
-    error = (estimate.mean - exact).abs()
-    bound = k * estimate.std_error + 1e-12
+    # The standard error (sample std / sqrt(N)) is computed here, not by the package.
+    n = per_sample.shape[0]
+    error = (per_sample.mean(0) - exact).abs()
+    bound = k * per_sample.std(0) / math.sqrt(n) + 1e-12
     assert bool((error <= bound).all()), f"error {error} exceeds {k} standard errors {bound}"
 
 
@@ -256,5 +260,22 @@ def test_invalid_arguments_are_rejected() -> None:
         gi.exp_quadratic_form_cost([[1.0, 0.2], [0.0, 1.0]])
     with pytest.raises(ValueError, match="semi-definite"):
         gi.exp_quadratic_form_cost([[1.0, 0.0], [0.0, -1.0]])
+    # The tolerance: eigenvalues down to −1e-12 · max(1, max |K_ij|) count as zero.
+    at_tolerance = torch.tensor([[1.0, 0.0], [0.0, -1e-12]], dtype=torch.float64)
+    assert gi.exp_quadratic_form_cost(at_tolerance).dim == 2
+    with pytest.raises(ValueError, match="semi-definite"):
+        gi.exp_quadratic_form_cost(torch.tensor([[1.0, 0.0], [0.0, -1e-11]], dtype=torch.float64))
     with pytest.raises(ValueError, match="vector"):
         gi.quadratic_form_cost(A, [1.0, 2.0, 3.0])
+    # Each message starts with the name of the bad argument.
+    with pytest.raises(TypeError, match=r"^cost must be a MultivariateGaussianCost"):
+        gi.exact_gaussian_gradients(lambda x: x.sum(-1), LOC, COV)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^precision must be a square"):
+        gi.exp_quadratic_form_cost([[1.0, 2.0]])
+    with pytest.raises(ValueError, match=r"^matrix must be a square"):
+        gi.quadratic_form_cost([[1.0, 2.0]])
+    for estimator in (gi.bonnet_gradient, gi.price_gradient, gi.cholesky_pathwise_gradients):
+        with pytest.raises(TypeError, match=r"^generator must be"):
+            estimator(cost, LOC, COV, 3, generator=0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^generator must be"):
+        gi.gaussian_rsample(LOC, COV, 3, generator=0)  # type: ignore[arg-type]

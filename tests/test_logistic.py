@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Bernoulli
 
-from reparam import data, gauss_hermite_expectation, logistic, summarize
+from reparam import data, gauss_hermite_expectation, logistic
 
 Z = 5.0
 F64 = torch.float64
@@ -32,6 +32,12 @@ def _problem(seed: int = 0, batch: int = 8, dim: int = 3) -> tuple[Tensor, Tenso
     loc = 0.5 * torch.randn(dim, generator=g, dtype=F64)
     log_scale = -0.5 + 0.3 * torch.randn(dim, generator=g, dtype=F64)
     return features, labels, loc, log_scale
+
+
+def _mean_and_std_error(draws: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean and standard error (sample std / sqrt(N)) over dim 0, computed here rather than
+    by the package (a wrong error bar in the package must not widen a test's tolerance)."""
+    return draws.mean(0), draws.std(0) / math.sqrt(draws.shape[0])
 
 
 def _exact_elbo(
@@ -78,8 +84,8 @@ def test_elbo_estimate_is_unbiased() -> None:
             for _ in range(2000)
         ]
     )
-    estimate = summarize(draws)
-    assert abs(float(estimate.mean - exact)) < Z * float(estimate.std_error)
+    mean, std_error = _mean_and_std_error(draws)
+    assert abs(float(mean - exact)) < Z * float(std_error)
 
 
 def test_elbo_is_differentiable_pathwise() -> None:
@@ -111,12 +117,32 @@ def test_every_estimator_is_unbiased(method: logistic.Method) -> None:
         baseline=baseline,
     )
     for per_sample, truth in ((grads.loc, exact[0]), (grads.log_scale, exact[1])):
-        estimate = summarize(per_sample)
-        assert ((estimate.mean - truth).abs() <= Z * estimate.std_error + 1e-10).all(), (
-            method,
-            estimate.mean,
-            truth,
-        )
+        mean, std_error = _mean_and_std_error(per_sample)
+        assert ((mean - truth).abs() <= Z * std_error + 1e-10).all(), (method, mean, truth)
+
+
+@pytest.mark.parametrize("method", logistic.METHODS)
+def test_every_estimator_draws_from_the_generator_only(method: logistic.Method) -> None:
+    """The same generator seed gives the same per-sample gradients whatever the global seed;
+    another seed gives other ones (every draw comes from ``generator``)."""
+    features, labels, loc, log_scale = _problem(12)
+    baseline = 1.0 if method == "score_function_baseline" else None
+
+    def run(seed: int, global_seed: int) -> logistic.ElboGradient:
+        with torch.random.fork_rng():  # leaves the global state as it was
+            torch.manual_seed(global_seed)
+            return logistic.elbo_gradient(
+                method, loc, log_scale, features, labels, 6, generator=_gen(seed), baseline=baseline
+            )
+
+    first, again, other = run(1, 100), run(1, 200), run(2, 100)
+    for a, b, c in (
+        (first.loc, again.loc, other.loc),
+        (first.log_scale, again.log_scale, other.log_scale),
+    ):
+        assert torch.equal(a, b)
+        assert not torch.equal(a, c)
+    assert torch.equal(first.cost, again.cost)
 
 
 def test_reported_cost_estimates_the_expected_cost() -> None:
@@ -177,6 +203,10 @@ def test_accuracy() -> None:
     features = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [2.0, 0.0]])
     labels = torch.tensor([1.0, 0.0, 0.0, 0.0])
     assert logistic.accuracy(torch.tensor([1.0, 0.0]), features, labels) == 0.75
+    # Integer weights and features are promoted to a floating dtype.
+    integers = torch.tensor([[1, 0], [0, 1], [2, 3]])
+    accuracy = logistic.accuracy(torch.tensor([1, -1]), integers, torch.tensor([1, 1, 0]))
+    assert accuracy == pytest.approx(2 / 3, rel=1e-6)
 
 
 def test_fit_learns_and_is_reproducible() -> None:
@@ -217,6 +247,56 @@ def test_fit_runs_every_estimator(method: logistic.Method) -> None:
     assert result.elbo[-1] > result.elbo[0] and math.isfinite(result.seconds)
 
 
+@pytest.mark.parametrize("method", ["score_function_baseline", "score_function"])
+def test_fit_records_the_variance_of_the_estimator_it_trains(
+    method: logistic.Method, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recorded variance is that of the estimator as trained: with its moving-average
+    baseline of the mean costs seen so far (none before the first step), and no baseline for
+    the other estimators."""
+    split = data.load_breast_cancer(generator=_gen(), dtype=F64)
+    calls: list[tuple[str, object]] = []
+    costs: list[float] = []
+    real_variance, real_gradient = logistic.gradient_variance, logistic.elbo_gradient
+
+    def spy_variance(m: logistic.Method, *args: object, **kwargs: object) -> object:
+        calls.append((m, kwargs.get("baseline")))
+        return real_variance(m, *args, **kwargs)  # type: ignore[arg-type]
+
+    def spy_gradient(*args: object, **kwargs: object) -> logistic.ElboGradient:
+        out = real_gradient(*args, **kwargs)  # type: ignore[arg-type]
+        if kwargs.get("dataset_size") is not None:  # a training step, not a record
+            costs.append(float(out.cost))
+        return out
+
+    monkeypatch.setattr(logistic, "gradient_variance", spy_variance)
+    monkeypatch.setattr(logistic, "elbo_gradient", spy_gradient)
+    logistic.fit(
+        method,
+        split,
+        num_steps=4,
+        num_samples=5,
+        record_every=2,
+        baseline_decay=0.5,
+        elbo_samples=5,
+        variance_samples=3,
+        generator=_gen(14),
+    )
+    assert [m for m, _ in calls] == [method] * 3  # steps 0, 2 and 4
+    baselines = [b for _, b in calls]
+    if method == "score_function":
+        assert baselines == [None, None, None]
+        return
+    average = None
+    expected: list[float | None] = [None]
+    for i, cost in enumerate(costs):
+        average = cost if average is None else 0.5 * average + 0.5 * cost
+        if i % 2 == 1:
+            expected.append(average)
+    assert baselines[0] is None
+    assert [float(b) for b in baselines[1:]] == pytest.approx(expected[1:], rel=1e-12)  # type: ignore[arg-type]
+
+
 def test_bad_inputs_are_rejected() -> None:
     features, labels, loc, log_scale = _problem()
     with pytest.raises(ValueError, match="method"):
@@ -239,6 +319,9 @@ def test_bad_inputs_are_rejected() -> None:
         logistic.gradient_variance("pathwise", loc, log_scale, features, labels, 1)
     with pytest.raises(ValueError, match="dataset_size"):
         logistic.negative_log_likelihood_cost(features, labels, dataset_size=0)
+    cost = logistic.negative_log_likelihood_cost(features, labels)
+    with pytest.raises(TypeError, match=r"^generator must be"):
+        logistic.measure_valued_factorized_gradient(cost, loc, loc.exp(), 2, generator=0)  # type: ignore[arg-type]
     split = data.load_breast_cancer(generator=_gen())
     with pytest.raises(ValueError, match="learning_rate"):
         logistic.fit("pathwise", split, num_steps=1, learning_rate=-1.0, generator=_gen())

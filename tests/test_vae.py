@@ -388,8 +388,10 @@ def test_kl_takes_the_dtype_of_a_tensor_scale() -> None:
 def test_model_rejects_bad_configuration() -> None:
     with pytest.raises(ValueError, match="latent_dim"):
         vae.VAE(4, 0)
-    with pytest.raises(TypeError, match="data_dim"):
+    with pytest.raises(TypeError, match=r"^data_dim must be an int"):
         vae.VAE(4.0, 2)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^data_dim must be"):
+        vae.VAE(0, 2)
     with pytest.raises(ValueError, match="likelihood"):
         vae.VAE(4, 2, likelihood="poisson")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="obs_scale"):

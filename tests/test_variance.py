@@ -195,6 +195,71 @@ def test_variance_curves_shapes() -> None:
     )
 
 
+def _normal_moment(j: int) -> float:
+    """E[u^j], u ~ N(0, 1): 0 for odd j, (j − 1)!! for even j."""
+    return 0.0 if j % 2 else float(math.prod(range(j - 1, 0, -2)))
+
+
+def _expect(poly: np.polynomial.Polynomial) -> float:
+    return float(sum(c * _normal_moment(j) for j, c in enumerate(poly.coef)))
+
+
+@pytest.mark.parametrize("parameter", variance.PARAMETERS)
+@pytest.mark.parametrize("estimator", variance.ESTIMATORS)
+def test_quadratic_cost_at_a_scale_other_than_one(estimator: str, parameter: str) -> None:
+    """Closed forms at σ ≠ 1 (every other check here has σ = 1, where a misplaced σ cancels).
+    f(x) = (x − k)², x = μ + σu: f, f′ and the scores are polynomials in u, whose Gaussian
+    moments are exact; the measure-valued moments use E[W] = √(π/2), E[W²] = 2 (Weibull),
+    E[M²] = 3, E[M⁴] = 15 (double-sided Maxwell) and the moments of U ~ U(0, 1)."""
+    mu, sigma, k = 0.4, 1.3, -0.5
+    d = mu - k
+    poly = np.polynomial.Polynomial
+    if estimator == "measure_valued" and parameter == "loc":
+        mean, var = 2 * d, 16 * d * d / (2 * math.pi) * (2 - math.pi / 2)
+    elif estimator == "measure_valued":
+        # g = 2 d M (1 − U) + σ M² (1 − U²): E[g] = 2σ, E[g²] = 4d² + 8σ²
+        mean, var = 2 * sigma, 4 * d * d + 4 * sigma**2
+    else:
+        f = poly([d * d, 2 * sigma * d, sigma**2])
+        if estimator == "pathwise":
+            f_prime = poly([2 * d, 2 * sigma])
+            g = f_prime if parameter == "loc" else f_prime * poly([0.0, 1.0])
+        else:
+            s = poly([0.0, 1 / sigma]) if parameter == "loc" else poly([-1 / sigma, 0.0, 1 / sigma])
+            b = _expect(f * s * s) / _expect(s * s) if "baseline" in estimator else 0.0
+            if "baseline" in estimator:
+                assert variance.optimal_baseline(
+                    reparam.quadratic_cost(k), mu, sigma, parameter
+                ) == pytest.approx(b, rel=1e-10)
+            g = (f - b) * s
+        mean = _expect(g)
+        var = _expect(g * g) - mean**2
+    moments = variance.gradient_moments(
+        reparam.quadratic_cost(k), mu, sigma, estimator=estimator, parameter=parameter
+    )
+    assert moments.mean == pytest.approx(2 * (d if parameter == "loc" else sigma), rel=1e-9)
+    assert moments.mean == pytest.approx(mean, rel=1e-9)
+    assert moments.variance == pytest.approx(var, rel=1e-8)
+
+
+def test_one_element_tensors_are_accepted_for_loc_and_scale() -> None:
+    """loc and scale may be one-element tensors (as from a model), with the same moments."""
+    cost = reparam.cosine_cost(1.5)
+    for estimator in variance.ESTIMATORS:
+        for parameter in variance.PARAMETERS:
+            floats = variance.gradient_moments(
+                cost, 0.4, 1.3, estimator=estimator, parameter=parameter
+            )
+            tensors = variance.gradient_moments(
+                cost,
+                torch.tensor(0.4, dtype=torch.float64),  # type: ignore[arg-type]
+                torch.tensor([1.3], dtype=torch.float64),  # type: ignore[arg-type]
+                estimator=estimator,
+                parameter=parameter,
+            )
+            assert tensors == floats
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
