@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import http.server
 import os
-import shutil
 import sys
 import threading
 import time
@@ -32,19 +31,9 @@ sys.path.insert(0, str(ROOT / "book" / "_ext"))
 import pdf_edition  # noqa: E402
 import reader_view as rv  # noqa: E402
 
-CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
-# Chromium's own background traffic is switched off so that only the page's requests remain.
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-default-apps",
-]
+# Chromium's flags (background traffic off, so only the page's requests remain) and its
+# lookup live in tools/reader_view.py, shared with the reader-view pass and the PDF edition.
+CHROMIUM_ARGS = rv.CHROMIUM_ARGS
 
 
 @pytest.fixture(scope="module")
@@ -151,14 +140,6 @@ def test_every_image_has_alt_text(site: Path) -> None:
 # --- the real browser ---------------------------------------------------------------------
 
 
-def find_chromium() -> str | None:
-    for name in CHROMIUM_CANDIDATES:
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
 @pytest.fixture(scope="module")
 def server(site: Path) -> Iterator[str]:
     handler = functools.partial(QuietHandler, directory=str(site))
@@ -199,15 +180,7 @@ async () => {
 
 
 def test_pages_in_headless_chromium(site: Path, server: str) -> None:
-    chromium = find_chromium()
-    if chromium is None:
-        message = (
-            "Chromium not found. Install it to run the browser test: "
-            "`sudo apt-get install chromium` (Debian/Ubuntu) or set up any Chromium on PATH."
-        )
-        if os.environ.get("REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+    chromium = require_chromium()
     from playwright.sync_api import sync_playwright
 
     host = urlparse(server).netloc
@@ -269,7 +242,7 @@ def require_chromium() -> str:
     chromium = rv.find_chromium()
     if chromium is None:
         message = (
-            "Chromium not found. Install it to run the reader-view test: "
+            "Chromium not found. Install it to run the browser tests: "
             "`sudo apt-get install chromium` (Debian/Ubuntu) or set up any Chromium on PATH."
         )
         if os.environ.get("REQUIRE_BROWSER") == "1":

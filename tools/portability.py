@@ -11,6 +11,7 @@ suite does) under settings that force other code paths::
     python tools/portability.py --setting portable    # one setting (the one CI runs)
     python tools/portability.py --list                # what each setting changes
     python tools/portability.py book/foo.ipynb        # just these notebooks
+    eval "$(python tools/portability.py --export portable)"   # a setting, for a shell
 
 It exits non-zero if any setting fails to reproduce any stored output. The settings are
 environment variables read when the libraries load, so each setting runs in its own pytest
@@ -106,7 +107,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workers", type=int, default=2, help="pytest-xdist workers")
     parser.add_argument("--list", action="store_true", help="list the settings and exit")
+    parser.add_argument(
+        "--export",
+        choices=sorted(SETTINGS),
+        help="print a setting as shell `export` lines (for `eval`) and exit",
+    )
     args = parser.parse_args(argv)
+
+    if args.export:
+        for key, value in SETTINGS[args.export][0].items():
+            print(f"export {key}={value}")
+        return 0
 
     if args.list:
         for name, (env, meaning) in SETTINGS.items():
