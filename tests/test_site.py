@@ -11,11 +11,8 @@ in which case it fails.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -142,20 +139,8 @@ def test_every_image_has_alt_text(site: Path) -> None:
 
 @pytest.fixture(scope="module")
 def server(site: Path) -> Iterator[str]:
-    handler = functools.partial(QuietHandler, directory=str(site))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+    with rv.serve(site) as url:
+        yield url
 
 
 # Waits for MathJax (if the page loads it) to finish typesetting, then reports what a reader sees.
