@@ -17,6 +17,12 @@ Modules, one idea each:
 - :mod:`reparam.discrete` — Gumbel-max, Concrete / Gumbel-softmax and straight-through paths.
 - :mod:`reparam.history` — the timeline data and the bibliography checks.
 - :mod:`reparam.data` — the digits and breast-cancer data sets from scikit-learn.
+- :mod:`reparam.surrogate` — the estimators as surrogate losses for ``backward()``, taking
+  a :class:`Reparameterization` or any ``torch.distributions.Distribution``.
+- :mod:`reparam.control_variates` — baselines, leave-one-out means and control variates
+  with estimated coefficients.
+- :mod:`reparam.distributions` — any :class:`Reparameterization` (every catalog row) as a
+  ``torch.distributions.Distribution``.
 - :mod:`reparam.vae` — a variational autoencoder and its two ELBO estimators.
 - :mod:`reparam.logistic` — Bayesian logistic regression with five gradient estimators.
 - :mod:`reparam.training` — a seeded training loop with a progress bar.
@@ -27,14 +33,17 @@ Modules, one idea each:
 
 from reparam import (
     catalog,
+    control_variates,
     data,
     discrete,
+    distributions,
     estimators,
     gaussian_identities,
     history,
     logistic,
     noise,
     plotting,
+    surrogate,
     training,
     vae,
     variance,
@@ -64,9 +73,11 @@ __all__ = [
     "__version__",
     "catalog",
     "constant_cost",
+    "control_variates",
     "cosine_cost",
     "data",
     "discrete",
+    "distributions",
     "estimators",
     "exact_gradient",
     "exp_quadratic_cost",
@@ -82,6 +93,7 @@ __all__ = [
     "quadratic_cost",
     "standard_normal",
     "summarize",
+    "surrogate",
     "training",
     "vae",
     "variance",

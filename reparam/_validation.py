@@ -147,6 +147,10 @@ def check_count(value: Any, name: str, minimum: int = 1) -> int:
     Accepts Python and NumPy integers and 0-d integer tensors (anything with ``__index__``),
     never booleans or floats (``TypeError``).
     """
+    if type(value) is int:  # the common case, checked without the general machinery
+        if value < minimum:
+            raise ValueError(f"{name} must be at least {minimum}, got {value}")
+        return value
     if isinstance(value, (bool, np.bool_)) or (
         isinstance(value, Tensor) and value.dtype == torch.bool
     ):

@@ -2,7 +2,7 @@
 
 Book sections: "Gradients of expectations" (the worked example E[z²] = μ² + σ²) and
 "Which estimator, when" (the three costs of Mohamed, Rosca, Figurnov & Mnih, 2020,
-section 3). For each cost f, :attr:`GaussianTestCost.expectation` gives
+section 3). For each cost f, ``GaussianTestCost.expectation`` gives
 E_{N(μ, σ²)}[f(z)] in closed form, written with torch operations so that
 :func:`exact_gradient` obtains the exact gradient with respect to (μ, σ) by autograd.
 """

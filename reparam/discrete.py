@@ -80,12 +80,13 @@ def sample_uniform(
     dtype: torch.dtype | None = None,
     device: torch.device | str | None = None,
 ) -> Tensor:
-    """Draw u ~ U(0, 1) on the *open* interval, so that log u and log(1 − u) are finite.
+    """Draw u ~ U(0, 1) on the *open* interval: log u and log(1 − u) are finite.
 
-    ``torch.rand`` returns values in [0, 1), and 0 has probability 2⁻²⁴ per float32 draw:
-    not negligible over millions of draws. Exact zeros are replaced by the smallest
-    positive normal number of the dtype (and, defensively, values are kept below the largest
-    number under 1). The draw is made on the generator's device and then moved to ``device``.
+    ``torch.rand`` returns values in [0, 1), and 0 has probability 2⁻²⁴ per float32
+    draw: not negligible over millions of draws. Exact zeros are replaced by the
+    smallest positive normal number of the dtype (and, defensively, values are kept
+    below the largest number under 1). The draw is made on the generator's device
+    and then moved to ``device``.
 
     Returns:
         Tensor of shape ``shape``, dtype ``dtype`` (default: torch's default dtype).
@@ -244,14 +245,16 @@ def hard_one_hot(scores: Tensor) -> Tensor:
 
 
 def straight_through(hard: Tensor, soft: Tensor) -> Tensor:
-    """The straight-through combination: value ``hard``, gradient of ``soft``.
+    """Straight-through: the value of ``hard``, the gradient of ``soft``.
 
-    The forward value is exactly ``hard`` (not ``hard + soft − soft``, which is off by
-    rounding); in the backward pass the incoming gradient is passed to ``soft`` unchanged,
-    as if d hard / d soft were the identity. Book section "Straight-through estimators".
+    The forward value is exactly ``hard`` (not ``hard + soft − soft``, which
+    is off by rounding); in the backward pass the incoming gradient is passed
+    to ``soft`` unchanged, as if d hard / d soft were the identity. Book
+    section "Straight-through estimators".
 
     Args:
-        hard: the discrete value used in the forward pass (gradients to it are dropped).
+        hard: the discrete value used in the forward pass (gradients to it
+            are dropped).
         soft: the differentiable surrogate; broadcast against ``hard``.
 
     Returns:
@@ -262,9 +265,9 @@ def straight_through(hard: Tensor, soft: Tensor) -> Tensor:
     try:
         shape = torch.broadcast_shapes(hard.shape, soft.shape)
     except RuntimeError as error:
-        raise ValueError(
-            f"hard and soft shapes do not broadcast: {tuple(hard.shape)}, {tuple(soft.shape)}"
-        ) from error
+        shapes = f"{tuple(hard.shape)}, {tuple(soft.shape)}"
+        message = f"hard and soft shapes do not broadcast: {shapes}"
+        raise ValueError(message) from error
     result: Tensor = _StraightThrough.apply(
         hard.detach().to(soft.dtype).expand(shape), soft.expand(shape)
     )
@@ -504,17 +507,19 @@ class GumbelMaxCategorical(_CategoricalFamily):
 
 @dataclass(frozen=True)
 class RelaxedCategorical(_CategoricalFamily):
-    """The Concrete / Gumbel-softmax sample y = softmax((logits + g) / τ), g ~ Gumbel iid.
+    """The Concrete / Gumbel-softmax sample y = softmax((logits + g) / τ).
 
-    Maddison, Mnih & Teh (2017); Jang, Gu & Poole (2017). Computed as
-    exp(log_softmax(·)), so no overflow for small τ. The argmax of y is the Gumbel-max sample
-    for every τ; as τ → 0, y tends to that one-hot vector, as τ → ∞ to the uniform vector.
+    Maddison, Mnih & Teh (2017); Jang, Gu & Poole (2017). The noise g is
+    independent standard Gumbel. Computed as exp(log_softmax(·)), so no
+    overflow for small τ. The argmax of y is the Gumbel-max sample for every
+    τ; as τ → 0, y tends to that one-hot vector, as τ → ∞ to the uniform
+    vector.
 
     Attributes:
         temperature: τ > 0.
 
-    Parameters: ``logits`` of shape ``(*batch_shape, K)``. Draws: points of the simplex,
-    shape ``(num_samples, *batch_shape, K)``.
+    Parameters: ``logits`` of shape ``(*batch_shape, K)``. Draws: points of
+    the simplex, shape ``(num_samples, *batch_shape, K)``.
     """
 
     name: str = "Relaxed categorical (Concrete)"
@@ -524,28 +529,39 @@ class RelaxedCategorical(_CategoricalFamily):
         _check_positional_misuse(self)
         check_temperature(self.temperature)
 
-    def log_sample(self, eps: Tensor, params: Mapping[str, Tensor]) -> Tensor:
-        """log y = log_softmax((logits + g) / τ): the relaxed sample in log space."""
-        return torch.log_softmax((params["logits"] + eps) / self.temperature, dim=-1)
+    def log_sample(
+        self,
+        eps: Tensor,
+        params: Mapping[str, Tensor],
+    ) -> Tensor:
+        """The relaxed sample in log space, log_softmax((logits + g) / τ)."""
+        scores = (params["logits"] + eps) / self.temperature
+        return torch.log_softmax(scores, dim=-1)
 
     def transform(self, eps: Tensor, params: Mapping[str, Tensor]) -> Tensor:
         return torch.exp(self.log_sample(eps, params))
 
-    def log_prob(self, value: Tensor, params: Mapping[str, Tensor]) -> Tensor:
+    def log_prob(
+        self,
+        value: Tensor,
+        params: Mapping[str, Tensor],
+    ) -> Tensor:
         """Concrete log-density on the simplex (Maddison et al., 2017).
 
         log p(y) = log (K−1)! + (K−1) log τ + Σ_k (log α_k − (τ+1) log y_k)
-        − K logsumexp_k(log α_k − τ log y_k), with log α = logits; density with respect to
-        Lebesgue measure on the first K − 1 coordinates. Returns shape ``(...)``. Entries of
-        ``value`` that saturated to 0 are clamped to the smallest positive number; a
-        ``value`` off the simplex (a negative entry, or a sum differing from 1 by more than
-        rounding, max(1e-6, 64 eps)) has log-density −inf.
+        − K logsumexp_k(log α_k − τ log y_k), with log α = logits; density
+        with respect to Lebesgue measure on the first K − 1 coordinates.
+        Returns shape ``(...)``. Entries of ``value`` that saturated to 0 are
+        clamped to the smallest positive number; a ``value`` off the simplex
+        (a negative entry, or a sum differing from 1 by more than rounding,
+        max(1e-6, 64 eps)) has log-density −inf.
         """
         logits = self.validate(params)["logits"]
         value = as_tensor(value, "value", like=logits)
         if value.dim() == 0 or value.shape[-1] != logits.shape[-1]:
+            categories = logits.shape[-1]
             raise ValueError(
-                f"value must end in the {logits.shape[-1]} categories of logits, "
+                f"value must end in the {categories} categories of logits, "
                 f"got shape {tuple(value.shape)}"
             )
         info = torch.finfo(value.dtype)
@@ -560,7 +576,8 @@ class RelaxedCategorical(_CategoricalFamily):
             - num_categories * torch.logsumexp(scores, dim=-1)
         )
         tolerance = max(1e-6, 64 * info.eps)
-        on_simplex = (value >= 0).all(dim=-1) & ((value.sum(dim=-1) - 1).abs() <= tolerance)
+        sums_to_one = (value.sum(dim=-1) - 1).abs() <= tolerance
+        on_simplex = (value >= 0).all(dim=-1) & sums_to_one
         return torch.where(on_simplex, density, -math.inf)
 
 

@@ -64,7 +64,7 @@ __all__ = [
     "score_function_gradient",
 ]
 
-#: A cost: draws of shape ``(N, *batch_shape, *event_shape)`` -> per-draw costs ``(N, *S)``.
+#: The type of a cost, draws ``(N, *batch_shape, *event_shape)`` -> per-draw costs ``(N, *S)``.
 Cost = Callable[[Tensor], Tensor]
 #: A baseline of :func:`score_function_gradient`.
 Baseline = float | Tensor | Literal["optimal"] | None
@@ -197,28 +197,30 @@ def pathwise_gradient(
     *,
     generator: torch.Generator | None = None,
 ) -> dict[str, Tensor]:
-    """Pathwise (reparameterization) estimator: per-sample ∇_θ f(g(ε; θ)), ε ~ p(ε).
+    """Pathwise (reparameterization) estimator: per-sample ∇_θ f(g(ε; θ)).
 
-    Book section: "The reparameterization trick". With z = g(ε; θ) and p(ε) free of θ,
-    ∇_θ E_{p_θ(z)}[f(z)] = E_{p(ε)}[∇_θ f(g(ε; θ))], and the n-th per-sample estimate is
-    ∇_θ f(g(ε⁽ⁿ⁾; θ)); their average is Kingma & Welling (2014), eq. (5), differentiated
-    (the SGVB estimators of their eqs. (6)–(8) are built on it). Mohamed et al. (2020)
-    call it the pathwise gradient estimator.
+    Book section: "The reparameterization trick". With z = g(ε; θ) and p(ε)
+    free of θ, ∇_θ E_{p_θ(z)}[f(z)] = E_{p(ε)}[∇_θ f(g(ε; θ))], and the n-th
+    per-sample estimate is ∇_θ f(g(ε⁽ⁿ⁾; θ)); their average is Kingma &
+    Welling (2014), eq. (5), differentiated (the SGVB estimators of their
+    eqs. (6)–(8) are built on it). Mohamed et al. (2020) call it the pathwise
+    gradient estimator.
 
-    Works for every ``distribution`` whose ``transform`` is differentiable in the
-    parameters marked differentiable, and needs a cost differentiable in z. A cost that
-    does not depend on z (a constant) gets zero gradients.
+    Works for every ``distribution`` whose ``transform`` is differentiable in
+    the parameters marked differentiable, and needs a cost differentiable in
+    z. A cost that does not depend on z (a constant) gets zero gradients.
 
     Args:
-        cost: f, draws ``(N, *batch_shape, *event_shape)`` -> costs ``(N, *S)``.
+        cost: f, draws ``(N, *batch_shape, *event_shape)`` -> costs
+            ``(N, *S)``.
         distribution: the sampling path g and base distribution p(ε).
         params: parameter name -> tensor or float.
         num_samples: N >= 1.
         generator: source of ε.
 
     Returns:
-        name -> per-sample gradients of shape ``(N, *param_shape)``, for every
-        differentiable parameter.
+        name -> per-sample gradients of shape ``(N, *param_shape)``, for
+        every differentiable parameter.
     """
     cost_fn, dist, checked, n, batch_shape = _prepare(
         cost, distribution, params, num_samples, generator
@@ -231,17 +233,20 @@ def pathwise_gradient(
         if not parameter.differentiable:
             inputs[parameter.name] = value
             continue
-        # N copies of the parameter (a stride-0 view: no copy is made), one per draw.
+        # N copies of the parameter, one per draw (a stride-0 view: no copy).
         leaf = value.expand(n, *value.shape).requires_grad_(True)
         pad = len(batch_shape) + parameter.event_dims - value.dim()
         leaves[parameter.name] = leaf
-        inputs[parameter.name] = leaf.view(n, *([1] * pad), *value.shape) if pad else leaf
+        padded = leaf.view(n, *([1] * pad), *value.shape) if pad else leaf
+        inputs[parameter.name] = padded
     with torch.enable_grad():
         z = dist.transform(eps, inputs)
         out = _per_draw_cost(cost_fn, z, n, batch_shape)
-        if not out.requires_grad:  # the cost ignores z: every gradient is zero
-            return {name: torch.zeros_like(leaf) for name, leaf in leaves.items()}
-        grads = torch.autograd.grad(out.sum(), tuple(leaves.values()), allow_unused=True)
+        # a cost that ignores z: every gradient is zero
+        if not out.requires_grad:
+            return {k: torch.zeros_like(v) for k, v in leaves.items()}
+        copies = tuple(leaves.values())
+        grads = torch.autograd.grad(out.sum(), copies, allow_unused=True)
     return {
         name: torch.zeros_like(leaf) if grad is None else grad
         for (name, leaf), grad in zip(leaves.items(), grads, strict=True)
@@ -258,45 +263,52 @@ def score_function_gradient(
     generator: torch.Generator | None = None,
     baseline: Baseline = None,
 ) -> dict[str, Tensor]:
-    """Score-function (REINFORCE, likelihood-ratio) estimator: (f(z) − b) ∇_θ log p_θ(z).
+    """Score-function (REINFORCE) estimator: (f(z) − b) ∇_θ log p_θ(z).
 
-    Book section: "The score-function estimator". From ∇_θ p_θ = p_θ ∇_θ log p_θ,
-    ∇_θ E_{p_θ}[f(z)] = E_{p_θ}[f(z) ∇_θ log p_θ(z)] (Mohamed et al., 2020, the
-    score-function section; Williams, 1992; Glynn, 1990). The draws are *detached*: only
-    ``distribution.log_prob`` is differentiated, so neither the cost nor the sampling path
-    needs to be differentiable (a Bernoulli drawn through a step function works), and the
-    cost is evaluated without autograd.
+    Book section: "The score-function estimator"; also called the
+    likelihood-ratio estimator. From ∇_θ p_θ = p_θ ∇_θ log p_θ,
+    ∇_θ E_{p_θ}[f(z)] = E_{p_θ}[f(z) ∇_θ log p_θ(z)] (Mohamed et al., 2020,
+    the score-function section; Williams, 1992; Glynn, 1990). The draws are
+    *detached*: only ``distribution.log_prob`` is differentiated, so neither
+    the cost nor the sampling path needs to be differentiable (a Bernoulli
+    drawn through a step function works), and the cost is evaluated without
+    autograd.
 
-    Batches: entry b of the cost is multiplied by the score of draw b only (this uses that
-    entry b depends on z only through batch element b; a cost that couples batch elements
-    must return its total, shape ``(N,)``, which then multiplies every score).
+    Batches: entry b of the cost is multiplied by the score of draw b only
+    (this uses that entry b depends on z only through batch element b; a cost
+    that couples batch elements must return its total, shape ``(N,)``, which
+    then multiplies every score).
 
-    Baselines (a constant b subtracted from f: E[∇_θ log p_θ(z)] = 0 keeps the estimator
-    unbiased whenever b is independent of the draw it multiplies):
+    Baselines (a constant b subtracted from f: E[∇_θ log p_θ(z)] = 0 keeps
+    the estimator unbiased whenever b is independent of the draw it
+    multiplies):
 
     - ``None``: no baseline, b = 0.
-    - a float or tensor broadcastable to ``batch_shape``: that constant (for example a
-      moving average of past costs, which is independent of the current draws).
-    - ``"optimal"``: the variance-minimising constant b* = E[f s²] / E[s²], s the score,
-      computed separately for every parameter entry, estimated *leave-one-out*: draw n
-      uses b₋ₙ = Σ_{m≠n} f_m s_m² / Σ_{m≠n} s_m². Because b₋ₙ does not depend on draw n,
-      the estimator stays exactly unbiased. (Plugging in the estimate from all N draws,
-      b̂ = Σ_m f_m s_m² / Σ_m s_m², would correlate b̂ with draw n and add a bias of order
-      1/N.) Needs N >= 2. Its variance is that of the exact-b* estimator up to a factor
-      1 + O(1/N).
+    - a float or tensor broadcastable to ``batch_shape``: that constant (for
+      example a moving average of past costs, which is independent of the
+      current draws).
+    - ``"optimal"``: the variance-minimising constant b* = E[f s²] / E[s²], s
+      the score, computed separately for every parameter entry, estimated
+      *leave-one-out*: draw n uses b₋ₙ = Σ_{m≠n} f_m s_m² / Σ_{m≠n} s_m².
+      Because b₋ₙ does not depend on draw n, the estimator stays exactly
+      unbiased. (Plugging in the estimate from all N draws,
+      b̂ = Σ_m f_m s_m² / Σ_m s_m², would correlate b̂ with draw n and add a
+      bias of order 1/N.) Needs N >= 2. Its variance is that of the exact-b*
+      estimator up to a factor 1 + O(1/N).
 
     Args:
-        cost: f, draws ``(N, *batch_shape, *event_shape)`` -> costs ``(N, *S)``; any
-            callable (it need not be differentiable).
-        distribution: supplies ``sample_base``, ``transform`` and ``log_prob``.
+        cost: f, draws ``(N, *batch_shape, *event_shape)`` -> costs
+            ``(N, *S)``; any callable (it need not be differentiable).
+        distribution: supplies ``sample_base``, ``transform`` and
+            ``log_prob``.
         params: parameter name -> tensor or float.
         num_samples: N >= 1 (>= 2 for ``baseline="optimal"``).
         generator: source of the draws.
         baseline: see above.
 
     Returns:
-        name -> per-sample gradients of shape ``(N, *param_shape)``, for every
-        differentiable parameter.
+        name -> per-sample gradients of shape ``(N, *param_shape)``, for
+        every differentiable parameter.
     """
     cost_fn, dist, checked, n, batch_shape = _prepare(
         cost, distribution, params, num_samples, generator
@@ -305,30 +317,33 @@ def score_function_gradient(
     constant: Tensor | None = None
     if isinstance(baseline, str):
         if baseline != "optimal":
-            raise ValueError(
-                f"baseline must be None, a number, a tensor or 'optimal', got {baseline!r}"
-            )
+            allowed = "None, a number, a tensor or 'optimal'"
+            raise ValueError(f"baseline must be {allowed}, got {baseline!r}")
         if n < 2:
-            raise ValueError(f"baseline='optimal' needs num_samples >= 2, got {n}")
+            message = f"baseline='optimal' needs num_samples >= 2, got {n}"
+            raise ValueError(message)
         optimal = True
     elif baseline is not None:
         like = next(iter(checked.values()))
-        constant = check_finite(as_tensor(baseline, "baseline", like=like), "baseline")
+        given = as_tensor(baseline, "baseline", like=like)
+        constant = check_finite(given, "baseline")
         try:
-            fits = torch.broadcast_shapes(constant.shape, batch_shape) == batch_shape
+            broadcast = torch.broadcast_shapes(constant.shape, batch_shape)
+            fits = broadcast == batch_shape
         except RuntimeError:
             fits = False
         if not fits:
-            raise ValueError(
-                f"baseline must broadcast to batch_shape {tuple(batch_shape)}, "
-                f"got shape {tuple(constant.shape)}"
-            )
+            wanted, got = tuple(batch_shape), tuple(constant.shape)
+            message = f"baseline must broadcast to {wanted}, got shape {got}"
+            raise ValueError(message)
         constant = constant.detach().to(like.dtype)
-        constant = constant.reshape((*([1] * (len(batch_shape) - constant.dim())), *constant.shape))
+        missing = len(batch_shape) - constant.dim()
+        constant = constant.reshape((*([1] * missing), *constant.shape))
 
     detached = {name: value.detach() for name, value in checked.items()}
     with torch.no_grad():
-        z = dist.transform(_sample_base(dist, n, detached, batch_shape, generator), detached)
+        base = _sample_base(dist, n, detached, batch_shape, generator)
+        z = dist.transform(base, detached)
         f = _per_draw_cost(cost_fn, z, n, batch_shape)
 
     inputs: dict[str, Tensor] = dict(detached)
@@ -339,20 +354,23 @@ def score_function_gradient(
         value = detached[parameter.name]
         event = value.shape[value.dim() - parameter.event_dims :]
         pad = len(batch_shape) + parameter.event_dims - value.dim()
-        # One copy per draw *and* per batch element, so the scores come out per entry.
-        leaf = value.reshape(1, *([1] * pad), *value.shape).expand(n, *batch_shape, *event)
+        # One copy per draw *and* per batch element: one score per entry.
+        aligned = value.reshape(1, *([1] * pad), *value.shape)
+        leaf = aligned.expand(n, *batch_shape, *event)
         leaves[parameter.name] = leaf.requires_grad_(True)
         inputs[parameter.name] = leaf
     with torch.enable_grad():
         log_prob = dist.log_prob(z, inputs)
-        scores = torch.autograd.grad(log_prob.sum(), tuple(leaves.values()), allow_unused=True)
+        copies = tuple(leaves.values())
+        total = log_prob.sum()
+        scores = torch.autograd.grad(total, copies, allow_unused=True)
 
     result: dict[str, Tensor] = {}
     event_dims = {p.name: p.event_dims for p in dist.parameters}
     for name, score in zip(leaves, scores, strict=True):
         value = detached[name]
         if score is None:
-            result[name] = torch.zeros(n, *value.shape, dtype=value.dtype, device=value.device)
+            result[name] = value.new_zeros(n, *value.shape)
             continue
         trailing = [1] * event_dims[name]
         f_b = f.reshape(*f.shape, *trailing).to(score.dtype)
@@ -362,10 +380,12 @@ def score_function_gradient(
             numerator = f_s2.sum(0) - f_s2
             denominator = s2.sum(0) - s2
             safe = denominator > 0
-            b = torch.where(safe, numerator / torch.where(safe, denominator, 1.0), 0.0)
+            ratio = numerator / torch.where(safe, denominator, 1.0)
+            b = torch.where(safe, ratio, 0.0)
             per_entry = (f_b - b) * score
         elif constant is not None:
-            per_entry = (f_b - constant.reshape(1, *constant.shape, *trailing)) * score
+            b = constant.reshape(1, *constant.shape, *trailing)
+            per_entry = (f_b - b) * score
         else:
             per_entry = f_b * score
         result[name] = _sum_to_param(per_entry, value, n)
@@ -384,45 +404,50 @@ def measure_valued_gradient(
     *,
     generator: torch.Generator | None = None,
 ) -> dict[str, Tensor]:
-    """Measure-valued (weak-derivative) estimator for the Gaussian, with coupling.
+    """Measure-valued (weak-derivative) Gaussian estimator, with coupling.
 
-    Book section: "Which estimator, when: variance" (Mohamed et al., 2020, section 3 and
-    their measure-valued gradients section). A weak derivative writes
-    ∂_θ p_θ(x) = c_θ (p⁺(x) − p⁻(x)) with densities p±, so that
+    Book section: "Which estimator, when: variance" (Mohamed et al., 2020,
+    section 3 and their measure-valued gradients section). A weak derivative
+    writes ∂_θ p_θ(x) = c_θ (p⁺(x) − p⁻(x)) with densities p±, so that
     ∂_θ E[f] = c_θ (E_{p⁺}[f] − E_{p⁻}[f]). For N(μ, σ²), with u = (x − μ)/σ:
 
-    - mean: ∂_μ N(x; μ, σ²) = (u/σ) N(x; μ, σ²). Its positive and negative parts are
-      u φ(u) on u > 0 and on u < 0, each of mass 1/√(2π), and u φ(u)·√(2π) = u e^{−u²/2}
-      is the Weibull(scale √2, shape 2) (= Rayleigh) density. So with W ~ Weibull(√2, 2),
-      ∂_μ E[f] = E[f(μ + σW) − f(μ − σW)] / (σ√(2π)). Coupling: one W serves both terms.
-      Per-sample estimate: (f(μ + σW) − f(μ − σW)) / (σ√(2π)).
+    - mean: ∂_μ N(x; μ, σ²) = (u/σ) N(x; μ, σ²). Its positive and negative
+      parts are u φ(u) on u > 0 and on u < 0, each of mass 1/√(2π), and
+      u φ(u)·√(2π) = u e^{−u²/2} is the Weibull(scale √2, shape 2)
+      (= Rayleigh) density. So with W ~ Weibull(√2, 2),
+      ∂_μ E[f] = E[f(μ + σW) − f(μ − σW)] / (σ√(2π)). Coupling: one W serves
+      both terms. Per-sample estimate: (f(μ + σW) − f(μ − σW)) / (σ√(2π)).
     - scale: ∂_σ N(x; μ, σ²) = ((u² − 1)/σ) N(x; μ, σ²), i.e. c = 1/σ, p⁺ the
-      double-sided Maxwell density u² φ(u) (mass E[u²] = 1) and p⁻ the Gaussian itself:
-      ∂_σ E[f] = E[f(μ + σM)] / σ − E[f(μ + σε)] / σ with M double-sided Maxwell.
-      Coupling: if M ~ double-sided Maxwell and U ~ U(0, 1) independently, then U·M ~ N(0, 1)
-      (a scale mixture of uniforms, since u²φ(u) = −u φ'(u); derived in the chapter). Per-sample
-      estimate: (f(μ + σM) − f(μ + σUM)) / σ. M is drawn as a random sign times the length
-      of a standard normal vector in R³.
+      double-sided Maxwell density u² φ(u) (mass E[u²] = 1) and p⁻ the
+      Gaussian itself: ∂_σ E[f] = E[f(μ + σM)] / σ − E[f(μ + σε)] / σ with M
+      double-sided Maxwell. Coupling: if M ~ double-sided Maxwell and
+      U ~ U(0, 1) independently, then U·M ~ N(0, 1) (a scale mixture of
+      uniforms, since u²φ(u) = −u φ'(u); derived in the chapter). Per-sample
+      estimate: (f(μ + σM) − f(μ + σUM)) / σ. M is drawn as a random sign
+      times the length of a standard normal vector in R³.
 
-    The cost need not be differentiable; it is evaluated four times per draw, without
-    autograd, and must return the full per-element shape ``(N, *batch_shape)`` (entry b may
-    depend on z only through batch element b, since all entries are perturbed at once).
+    The cost need not be differentiable; it is evaluated four times per draw,
+    without autograd, and must return the full per-element shape
+    ``(N, *batch_shape)`` (entry b may depend on z only through batch
+    element b, since all entries are perturbed at once).
 
     Args:
         cost: f, draws ``(N, *batch_shape)`` -> costs ``(N, *batch_shape)``.
-        distribution: must be the Gaussian path :data:`reparam.NORMAL` (``TypeError``
-            otherwise).
+        distribution: must be the Gaussian path :data:`reparam.NORMAL`
+            (``TypeError`` otherwise).
         params: ``{"loc": μ, "scale": σ}``.
         num_samples: N >= 1.
         generator: source of W, M and U.
 
     Returns:
-        ``{"loc": (N, *loc.shape), "scale": (N, *scale.shape)}`` per-sample gradients.
+        ``{"loc": (N, *loc.shape), "scale": (N, *scale.shape)}``, the
+        per-sample gradients.
     """
     if not isinstance(distribution, NormalReparameterization):
+        name = getattr(distribution, "name", type(distribution).__name__)
         raise TypeError(
-            "distribution must be the Gaussian path reparam.NORMAL for measure_valued_gradient, "
-            f"got {getattr(distribution, 'name', type(distribution).__name__)}"
+            "distribution must be the Gaussian path reparam.NORMAL for "
+            f"measure_valued_gradient, got {name}"
         )
     cost_fn, _, checked, n, batch_shape = _prepare(
         cost, distribution, params, num_samples, generator
@@ -430,21 +455,39 @@ def measure_valued_gradient(
     loc, scale = checked["loc"].detach(), checked["scale"].detach()
     shape = (n, *batch_shape)
     with torch.no_grad():
-        uniforms = uniform((3, *shape), generator=generator, dtype=loc.dtype, device=loc.device)
-        normals = standard_normal(
-            (3, *shape), generator=generator, dtype=loc.dtype, device=loc.device
+        uniforms = uniform(
+            (3, *shape),
+            generator=generator,
+            dtype=loc.dtype,
+            device=loc.device,
         )
-        weibull = torch.sqrt(-2.0 * torch.log1p(-uniforms[0]))  # Weibull(√2, 2) by inversion
+        normals = standard_normal(
+            (3, *shape),
+            generator=generator,
+            dtype=loc.dtype,
+            device=loc.device,
+        )
+        # Weibull(√2, 2) by inversion
+        weibull = torch.sqrt(-2.0 * torch.log1p(-uniforms[0]))
         sign = torch.where(uniforms[1] < 0.5, -1.0, 1.0).to(loc.dtype)
-        maxwell = sign * normals.square().sum(0).sqrt()  # double-sided Maxwell
-        coupled_normal = uniforms[2] * maxwell  # ~ N(0, 1), coupled with `maxwell`
+        # double-sided Maxwell, and a N(0, 1) draw coupled with it
+        maxwell = sign * normals.square().sum(0).sqrt()
+        coupled_normal = uniforms[2] * maxwell
 
         def f(x: Tensor) -> Tensor:
-            return _per_draw_cost(cost_fn, x, n, batch_shape, elementwise=True).reshape(shape)
+            out = _per_draw_cost(
+                cost_fn,
+                x,
+                n,
+                batch_shape,
+                elementwise=True,
+            )
+            return out.reshape(shape)
 
         spread = scale * weibull
         grad_loc = (f(loc + spread) - f(loc - spread)) / (scale * _SQRT_2PI)
-        grad_scale = (f(loc + scale * maxwell) - f(loc + scale * coupled_normal)) / scale
+        at_maxwell = f(loc + scale * maxwell)
+        grad_scale = (at_maxwell - f(loc + scale * coupled_normal)) / scale
     return {
         "loc": _sum_to_param(grad_loc, checked["loc"], n),
         "scale": _sum_to_param(grad_scale, checked["scale"], n),

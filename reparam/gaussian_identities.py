@@ -356,7 +356,10 @@ def price_gradient(
     Args:
         cost: f, mapping draws of shape ``(N, d)`` to costs of shape ``(N,)``, twice
             differentiable.
-        loc, cov, num_samples, generator: as in :func:`bonnet_gradient`.
+        loc: as in :func:`bonnet_gradient`.
+        cov: as in :func:`bonnet_gradient`.
+        num_samples: as in :func:`bonnet_gradient`.
+        generator: as in :func:`bonnet_gradient`.
         convention: ``"untied"`` (default) or ``"tied"``.
 
     Returns:
@@ -396,23 +399,29 @@ def cholesky_pathwise_gradients(
     generator: torch.Generator | None = None,
     convention: Convention = "untied",
 ) -> dict[str, Tensor]:
-    """Per-sample pathwise (reparameterization) gradients through x = m + chol(Σ) ε.
+    """Per-sample pathwise gradients through x = m + chol(Σ) ε.
 
-    Autograd differentiates f(m + L ε) with L = chol(sym(Σ)), sym(Σ) = (Σ + Σᵀ)/2. To obtain
-    one gradient per draw in a single backward pass, every draw gets its own copy of (m, Σ):
-    the copies are stacked into tensors of shape ``(N, d)`` and ``(N, d, d)``, factorised in
-    one batched Cholesky call, and the gradient of the summed cost with respect to copy n is
-    the gradient of the n-th draw's cost. Memory and time grow like N d² and N d³, which is
-    what the small d of the book's checks needs.
+    Autograd differentiates f(m + L ε) with L = chol(sym(Σ)), where
+    sym(Σ) = (Σ + Σᵀ)/2. To obtain one gradient per draw in a single backward
+    pass, every draw gets its own copy of (m, Σ): the copies are stacked into
+    tensors of shape ``(N, d)`` and ``(N, d, d)``, factorised in one batched
+    Cholesky call, and the gradient of the summed cost with respect to copy n
+    is the gradient of the n-th draw's cost. Memory and time grow like N d²
+    and N d³, which is what the small d of the book's checks needs.
 
     Args:
-        cost: f, mapping draws of shape ``(N, d)`` to costs of shape ``(N,)``, differentiable.
-        loc, cov, num_samples, generator: as in :func:`bonnet_gradient`.
-        convention: covariance convention of the returned ``"cov"`` gradients.
+        cost: f, mapping draws of shape ``(N, d)`` to costs of shape
+            ``(N,)``, differentiable.
+        loc: as in :func:`bonnet_gradient`.
+        cov: as in :func:`bonnet_gradient`.
+        num_samples: as in :func:`bonnet_gradient`.
+        generator: as in :func:`bonnet_gradient`.
+        convention: covariance convention of the returned ``"cov"``
+            gradients.
 
     Returns:
-        ``{"loc": (N, d), "cov": (N, d, d)}``; the means over dim 0 estimate ∇_m E[f] and
-        ∇_Σ E[f].
+        ``{"loc": (N, d), "cov": (N, d, d)}``; the means over dim 0 estimate
+        ∇_m E[f] and ∇_Σ E[f].
     """
     check_callable(cost)
     convention = _check_convention(convention)
@@ -421,19 +430,25 @@ def cholesky_pathwise_gradients(
     loc_t, cov_t = _check_gaussian(loc, cov)
     d = loc_t.shape[0]
     eps = standard_normal(
-        (num_samples, d), generator=generator, dtype=loc_t.dtype, device=loc_t.device
+        (num_samples, d),
+        generator=generator,
+        dtype=loc_t.dtype,
+        device=loc_t.device,
     )
     with torch.enable_grad():
-        loc_copies = loc_t.detach().expand(num_samples, d).clone().requires_grad_(True)
-        cov_copies = cov_t.detach().expand(num_samples, d, d).clone().requires_grad_(True)
-        scale_tril = torch.linalg.cholesky(_symmetrize(cov_copies))  # (N, d, d)
+        loc_copies = loc_t.detach().expand(num_samples, d).clone()
+        cov_copies = cov_t.detach().expand(num_samples, d, d).clone()
+        loc_copies.requires_grad_(True)
+        cov_copies.requires_grad_(True)
+        # one Cholesky factor per draw: (N, d, d)
+        scale_tril = torch.linalg.cholesky(_symmetrize(cov_copies))
         x = loc_copies + (scale_tril @ eps.unsqueeze(-1)).squeeze(-1)
         values = cost(x)
         if values.shape != (num_samples,):
-            raise ValueError(
-                f"cost must map draws of shape (N, d) to shape (N,), got {tuple(values.shape)}"
-            )
-        grad_loc, grad_cov = torch.autograd.grad(values.sum(), (loc_copies, cov_copies))
+            expected = "cost must map draws of shape (N, d) to shape (N,)"
+            raise ValueError(f"{expected}, got {tuple(values.shape)}")
+        copies = (loc_copies, cov_copies)
+        grad_loc, grad_cov = torch.autograd.grad(values.sum(), copies)
     if convention == "tied":
         grad_cov = tie_gradient(grad_cov)
     return {"loc": grad_loc, "cov": grad_cov}

@@ -90,6 +90,16 @@ class TimelineEvent:
         return parse_date(self.date)[0]
 
     @property
+    def authors(self) -> str:
+        """Who did it, the label's part before its first colon (the whole label if none)."""
+        return self.label.split(":", 1)[0].strip()
+
+    @property
+    def author_year(self) -> str:
+        """``"<authors> <year>"``, e.g. ``"Price 1958"``: the event's name in the figure."""
+        return f"{self.authors} {self.year}"
+
+    @property
     def precision(self) -> str:
         """``"year"``, ``"month"`` or ``"day"``: how much of the date is known."""
         _, month, day = parse_date(self.date)

@@ -222,19 +222,22 @@ def delta_method_gradient(
     generator: torch.Generator | None = None,
     dataset_size: int | None = None,
 ) -> dict[str, Tensor]:
-    """Score-function gradient of E_q[f] with the delta-method control variate.
+    """Score-function gradient of E_q[f], delta-method control variate.
 
-    The control variate is the second-order Taylor expansion of f about the current mean
-    μ̂ (held fixed), h(w) = f(μ̂) + gᵀ(w − μ̂) + ½ (w − μ̂)ᵀ H (w − μ̂), with g and H the
-    gradient and Hessian of f at μ̂. Under q = N(μ, diag σ²) its expectation is known,
-    E_q[h] = f(μ̂) + gᵀ(μ − μ̂) + ½ (μ − μ̂)ᵀH(μ − μ̂) + ½ Σ_d H_dd σ_d², so at μ = μ̂
-    ∇_μ E_q[h] = g and ∂E_q[h]/∂σ_d = H_dd σ_d. The per-sample estimate is
-    (f(w) − h(w)) ∇ log q(w) + ∇E_q[h] (coefficient 1 on the control variate).
-    For the logistic cost, with pᵢ = sigmoid(xᵢᵀμ̂) and c = n/B:
-    g = −c Σᵢ (yᵢ − pᵢ) xᵢ and H = c Σᵢ pᵢ(1 − pᵢ) xᵢ xᵢᵀ.
+    The control variate is the second-order Taylor expansion of f about the
+    current mean μ̂ (held fixed),
+    h(w) = f(μ̂) + gᵀ(w − μ̂) + ½ (w − μ̂)ᵀ H (w − μ̂),
+    with g and H the gradient and Hessian of f at μ̂. Under q = N(μ, diag σ²)
+    its expectation is known,
+    E_q[h] = f(μ̂) + gᵀ(μ − μ̂) + ½ (μ − μ̂)ᵀH(μ − μ̂) + ½ Σ_d H_dd σ_d²,
+    so at μ = μ̂, ∇_μ E_q[h] = g and ∂E_q[h]/∂σ_d = H_dd σ_d. The per-sample
+    estimate is (f(w) − h(w)) ∇ log q(w) + ∇E_q[h] (coefficient 1 on the
+    control variate). For the logistic cost, with pᵢ = sigmoid(xᵢᵀμ̂) and
+    c = n/B: g = −c Σᵢ (yᵢ − pᵢ) xᵢ and H = c Σᵢ pᵢ(1 − pᵢ) xᵢ xᵢᵀ.
 
     Args:
-        cost: f, from :func:`negative_log_likelihood_cost` on the same minibatch.
+        cost: f, from :func:`negative_log_likelihood_cost` on the same
+            minibatch.
         features, labels: the minibatch, shapes ``(B, D)`` and ``(B,)``.
         loc: μ, shape ``(D,)``; scale: σ, shape ``(D,)``.
         num_samples: N.
@@ -259,13 +262,20 @@ def delta_method_gradient(
     def residual(w: Tensor) -> Tensor:
         delta = w - centre  # (N, D)
         projected = delta @ features.T  # (N, B)
-        taylor = f0 + delta @ g + 0.5 * (projected.square() * curvature).sum(dim=-1)
+        quadratic = (projected.square() * curvature).sum(dim=-1)
+        taylor = f0 + delta @ g + 0.5 * quadratic
         return cost(w) - taylor
 
+    params = {"loc": loc, "scale": scale}
     grads = score_function_gradient(
-        residual, NORMAL, {"loc": loc, "scale": scale}, num_samples, generator=generator
+        residual,
+        NORMAL,
+        params,
+        num_samples,
+        generator=generator,
     )
-    return {"loc": grads["loc"] + g, "scale": grads["scale"] + h_diag * scale.detach()}
+    grad_scale = grads["scale"] + h_diag * scale.detach()
+    return {"loc": grads["loc"] + g, "scale": grad_scale}
 
 
 def measure_valued_factorized_gradient(
@@ -276,13 +286,15 @@ def measure_valued_factorized_gradient(
     *,
     generator: torch.Generator | None = None,
 ) -> dict[str, Tensor]:
-    """Measure-valued gradient of E_q[f(w)] for a factorised Gaussian q and a coupled cost.
+    """Measure-valued gradient of E_q[f(w)]: factorised q, coupled cost.
 
-    Since q factorises, ∂E_q[f]/∂μ_d = E_{w₋d}[∂/∂μ_d E_{w_d}[f(w)]]: draw the other
-    coordinates w₋d ~ q once per sample, and apply the one-dimensional measure-valued
-    estimator with coupling (:func:`reparam.estimators.measure_valued_gradient`) to
-    w_d ↦ f(w₋d, w_d), for every d at once: entry (n, d) of the cost passed to it replaces
-    coordinate d of the n-th base draw. It costs 4·D evaluations of f per sample.
+    Since q factorises, ∂E_q[f]/∂μ_d = E_{w₋d}[∂/∂μ_d E_{w_d}[f(w)]]: draw
+    the other coordinates w₋d ~ q once per sample, and apply the
+    one-dimensional measure-valued estimator with coupling
+    (:func:`reparam.estimators.measure_valued_gradient`) to
+    w_d ↦ f(w₋d, w_d), for every d at once: entry (n, d) of the cost passed
+    to it replaces coordinate d of the n-th base draw. It costs 4·D
+    evaluations of f per sample.
 
     Args:
         cost: f, ``(N, D) -> (N,)`` (any shape ``(..., D) -> (...)``).
@@ -297,19 +309,32 @@ def measure_valued_factorized_gradient(
     check_generator(generator)
     mu, sigma = loc.detach(), scale.detach()
     dim = mu.shape[0]
-    eps = standard_normal((num_samples, dim), generator=generator, dtype=mu.dtype, device=mu.device)
+    eps = standard_normal(
+        (num_samples, dim),
+        generator=generator,
+        dtype=mu.dtype,
+        device=mu.device,
+    )
     base = mu + sigma * eps  # (N, D): the other coordinates of each sample
     with torch.no_grad():
-        cost(base)  # one evaluation at draws from q, so a recording cost sees E_q[f] first
+        # evaluate once at draws from q: a recording cost sees E_q[f] first
+        cost(base)
     eye = torch.eye(dim, dtype=torch.bool, device=mu.device)
 
     def coordinatewise(x: Tensor) -> Tensor:
-        # x: (N, D); row n of the result holds f(base_n with coordinate d replaced by x[n, d]).
-        embedded = torch.where(eye, x.unsqueeze(-1), base.unsqueeze(1))  # (N, D, D)
+        # x: (N, D); row n of the result holds f(base_n with coordinate d
+        # replaced by x[n, d]).
+        # (N, D, D)
+        embedded = torch.where(eye, x.unsqueeze(-1), base.unsqueeze(1))
         return cost(embedded)  # (N, D)
 
+    params = {"loc": mu, "scale": sigma}
     return measure_valued_gradient(
-        coordinatewise, NORMAL, {"loc": mu, "scale": sigma}, num_samples, generator=generator
+        coordinatewise,
+        NORMAL,
+        params,
+        num_samples,
+        generator=generator,
     )
 
 
@@ -438,12 +463,14 @@ class LogisticFit:
 
     Attributes:
         method: the estimator.
-        loc, log_scale: the final variational parameters, shape ``(D,)``.
+        loc: the final variational mean, shape ``(D,)``.
+        log_scale: the final variational log-scale, shape ``(D,)``.
         steps: the steps at which the record was taken (0 = before training).
         elbo: ELBO of the whole training set at those steps (``elbo_samples`` draws).
         accuracy: held-out accuracy of the posterior-mean classifier.
-        variance_loc, variance_log_scale: per-parameter variance of a single-sample
-            gradient estimate on the whole training set, shape ``(len(steps), D)``.
+        variance_loc: per-parameter variance of a single-sample gradient estimate of
+            the mean on the whole training set, shape ``(len(steps), D)``.
+        variance_log_scale: the same for the log-scale.
         seconds: time spent training (recording excluded).
     """
 

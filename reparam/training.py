@@ -99,7 +99,7 @@ class MovingAverage:
 
     The score-function baselines of the application chapters: b is updated *after* the
     gradient step that used it, so it never depends on the draws it multiplies and the
-    estimator stays unbiased. Before the first update :attr:`value` is ``None`` (no
+    estimator stays unbiased. Before the first update ``value`` is ``None`` (no
     baseline); the first update sets b to the value itself.
 
     Args:

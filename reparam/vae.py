@@ -52,6 +52,9 @@ from reparam.training import MovingAverage, TrainingHistory, train
 __all__ = [
     "VAE",
     "ElboStep",
+    "EncoderGradient",
+    "Estimator",
+    "Likelihood",
     "bernoulli_log_likelihood",
     "elbo",
     "elbo_surrogate",
@@ -61,8 +64,11 @@ __all__ = [
     "train_vae",
 ]
 
+#: The decoder's likelihood p(x | z), for binary or real-valued data.
 Likelihood = Literal["bernoulli", "gaussian"]
+#: The ELBO estimator, generic Monte Carlo or with the KL term in closed form.
 Estimator = Literal["generic", "analytic_kl"]
+#: How the encoder's gradient is estimated.
 EncoderGradient = Literal["pathwise", "score_function"]
 
 _LOG_2PI = math.log(2 * math.pi)
@@ -101,7 +107,7 @@ def bernoulli_log_likelihood(x: Tensor, logits: Tensor) -> Tensor:
         logits: broadcastable with ``x``.
 
     Returns:
-        Shape: the broadcast batch shape.
+        The broadcast batch shape.
     """
     logits = as_tensor(logits, "logits")
     x = as_tensor(x, "x", like=logits)
@@ -280,13 +286,14 @@ def elbo(
     estimator: Estimator = "analytic_kl",
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    """Reparameterized Monte Carlo estimate of L(θ, φ; x) for every data point.
+    """Reparameterized Monte Carlo estimate of L(θ, φ; x), per data point.
 
     ``estimator="generic"`` is Kingma & Welling's eq. 6 (estimator A):
     (1/N) Σₙ [log p_θ(x, z⁽ⁿ⁾) − log q_φ(z⁽ⁿ⁾ | x)].
     ``estimator="analytic_kl"`` is their eq. 7 (estimator B):
     −KL(q_φ(z | x) ‖ p(z)) + (1/N) Σₙ log p_θ(x | z⁽ⁿ⁾).
-    Both are unbiased, and differentiable in θ and φ through z⁽ⁿ⁾ = μ_φ(x) + σ_φ(x) ⊙ ε⁽ⁿ⁾.
+    Both are unbiased, and differentiable in θ and φ through
+    z⁽ⁿ⁾ = μ_φ(x) + σ_φ(x) ⊙ ε⁽ⁿ⁾.
 
     Args:
         model: the VAE.
@@ -296,8 +303,9 @@ def elbo(
         generator: source of ε.
 
     Returns:
-        Shape ``(batch,)``. Average it and multiply by the data-set size for Kingma &
-        Welling's minibatch estimator of the whole data set's ELBO (their eq. 8).
+        Shape ``(batch,)``. Average it and multiply by the data-set size for
+        Kingma & Welling's minibatch estimator of the whole data set's ELBO
+        (their eq. 8).
     """
     _check_estimator(estimator)
     loc, scale, z = _draw(model, x, num_samples, generator)
@@ -319,30 +327,33 @@ def elbo_surrogate(
     baseline: Tensor | float | None = None,
     generator: torch.Generator | None = None,
 ) -> ElboStep:
-    """A training objective for the batch-mean ELBO with a choice of encoder gradient.
+    """Batch-mean ELBO objective with a choice of encoder gradient.
 
-    The decoder parameters θ always get the exact gradient of the sampled terms,
-    (1/N) Σₙ ∇_θ log p_θ(x | z⁽ⁿ⁾). The encoder parameters φ get
+    The decoder parameters θ always get the exact gradient of the sampled
+    terms, (1/N) Σₙ ∇_θ log p_θ(x | z⁽ⁿ⁾). The encoder parameters φ get
 
-    - ``"pathwise"``: the reparameterization gradient, by differentiating :func:`elbo`
-      through z⁽ⁿ⁾ = μ_φ(x) + σ_φ(x) ⊙ ε⁽ⁿ⁾;
-    - ``"score_function"``: (1/N) Σₙ (s⁽ⁿ⁾ − b) ∇_φ log q_φ(z⁽ⁿ⁾ | x) plus the exact
-      gradient of the terms in which φ appears explicitly (−log q_φ(z⁽ⁿ⁾ | x) for the generic
-      form, whose gradient has mean zero; the analytic KL for the other). Here the learning
-      signal s⁽ⁿ⁾ is log p_θ(x, z⁽ⁿ⁾) − log q_φ(z⁽ⁿ⁾ | x) (generic) or log p_θ(x | z⁽ⁿ⁾)
+    - ``"pathwise"``: the reparameterization gradient, by differentiating
+      :func:`elbo` through z⁽ⁿ⁾ = μ_φ(x) + σ_φ(x) ⊙ ε⁽ⁿ⁾;
+    - ``"score_function"``: (1/N) Σₙ (s⁽ⁿ⁾ − b) ∇_φ log q_φ(z⁽ⁿ⁾ | x) plus
+      the exact gradient of the terms in which φ appears explicitly
+      (−log q_φ(z⁽ⁿ⁾ | x) for the generic form, whose gradient has mean
+      zero; the analytic KL for the other). Here the learning signal s⁽ⁿ⁾ is
+      log p_θ(x, z⁽ⁿ⁾) − log q_φ(z⁽ⁿ⁾ | x) (generic) or log p_θ(x | z⁽ⁿ⁾)
       (analytic KL), treated as a constant, and b is an optional baseline.
 
-    Both modes use the same N draws per data point and the same N decoder evaluations,
-    so they have the same budget; both are unbiased.
+    Both modes use the same N draws per data point and the same N decoder
+    evaluations, so they have the same budget; both are unbiased.
 
     Args:
         model: the VAE.
         x: data, shape ``(batch, data_dim)``.
         num_samples: N, draws per data point.
-        estimator: ``"generic"`` (Kingma & Welling eq. 6) or ``"analytic_kl"`` (eq. 7).
+        estimator: ``"generic"`` (Kingma & Welling eq. 6) or
+            ``"analytic_kl"`` (eq. 7).
         encoder_gradient: ``"pathwise"`` or ``"score_function"``.
-        baseline: b, a constant (scalar or shape ``(batch,)``) subtracted from the learning
-            signal; score function only. It must not depend on the draws.
+        baseline: b, a constant (scalar or shape ``(batch,)``) subtracted
+            from the learning signal; score function only. It must not
+            depend on the draws.
         generator: source of ε.
 
     Returns:
@@ -350,17 +361,18 @@ def elbo_surrogate(
     """
     _check_estimator(estimator)
     if encoder_gradient not in ("pathwise", "score_function"):
-        raise ValueError(
-            f"encoder_gradient must be 'pathwise' or 'score_function', got {encoder_gradient!r}"
-        )
+        choices = "'pathwise' or 'score_function'"
+        got = repr(encoder_gradient)
+        raise ValueError(f"encoder_gradient must be {choices}, got {got}")
     if baseline is not None and encoder_gradient == "pathwise":
         raise ValueError(
-            "baseline must be None with the pathwise encoder gradient: it applies to the "
-            "score-function encoder gradient only"
+            "baseline must be None with the pathwise encoder gradient: "
+            "it applies to the score-function encoder gradient only"
         )
     loc, scale, z = _draw(model, x, num_samples, generator)
     if encoder_gradient == "score_function":
-        z = z.detach()  # no path from φ to the draws: φ is reached through log q only
+        # no path from φ to the draws: φ is reached through log q only
+        z = z.detach()
     log_lik = model.log_likelihood(x, z)  # (N, B)
     log_q = normal_log_prob(z, loc, scale).sum(dim=-1)  # (N, B)
     if estimator == "analytic_kl":

@@ -189,22 +189,25 @@ def gradient_moments(
     estimator: str,
     parameter: str,
 ) -> GradientMoments:
-    """Exact mean and variance of a per-sample gradient estimator, x ~ N(loc, scale²).
+    """Exact mean and variance of a per-sample gradient estimate, N(μ, σ²).
 
     Args:
         cost: f, a torch function applied elementwise (differentiable for
             ``"pathwise"``), e.g. a :class:`reparam.GaussianTestCost`.
-        loc: μ, a finite real number (Python or NumPy number, or a one-element tensor).
+        loc: μ, a finite real number (Python or NumPy number, or a
+            one-element tensor).
         scale: σ > 0, finite.
         estimator: one of :data:`ESTIMATORS`.
         parameter: ``"loc"`` (∂/∂μ) or ``"scale"`` (∂/∂σ).
 
     Returns:
-        :class:`GradientMoments` of one per-sample estimate (float64 quadrature).
+        :class:`GradientMoments` of one per-sample estimate (float64
+        quadrature).
     """
     cost_fn, loc, scale = _check(cost, loc, scale, parameter)
     if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+        message = f"estimator must be in {ESTIMATORS}, got {estimator!r}"
+        raise ValueError(message)
     if estimator == "measure_valued":
         return _measure_valued_moments(cost_fn, loc, scale, parameter)
     u, w = _rule("normal")

@@ -568,3 +568,26 @@ def test_draws_and_gradients_are_finite(
     grads = pathwise_gradient(e.moment.function, e.distribution, p, 50, generator=_gen(seed))
     for g in grads.values():
         assert bool(torch.isfinite(g).all())
+
+
+# --- the figures of the chapter ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("approaches", [("inverse CDF", "implicit"), ("location-scale",)])
+def test_density_figure_draws_one_labelled_panel_per_row(approaches: tuple[str, ...]) -> None:
+    import matplotlib.pyplot as plt
+
+    from reparam.plotting import plot_catalog_densities
+
+    generator = torch.Generator().manual_seed(0)
+    rows = [e for a in approaches for e in catalog.entries(a)]  # type: ignore[arg-type]
+    samples = {
+        e.key: e.rsample(500, generator=generator, **e.example_params(torch.float64)) for e in rows
+    }
+    fig = plot_catalog_densities(samples)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title().replace("\n", " ") for ax in visible] == [e.name for e in rows]
+    assert all(ax.patches and ax.get_lines() for ax in visible)  # histogram and density
+    plt.close(fig)
+    with pytest.raises(ValueError, match="at least one"):
+        plot_catalog_densities({})

@@ -522,6 +522,41 @@ def test_discrete_figures_draw_and_label_their_axes() -> None:
     plt.close(fig)
 
 
+def test_discrete_figures_fit_the_column() -> None:
+    """Four temperatures make a 2 x 2 grid of triangles; long runs are thinned; all fit."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from reparam.plotting import discrete as plots
+    from reparam.plotting.style import figure_problems
+
+    rng = np.random.default_rng(1)
+    points = {tau: rng.dirichlet(np.ones(3), 30) for tau in (0.1, 0.5, 1.0, 5.0)}
+    fig = plots.plot_simplex_samples(points, probs=[0.2, 0.3, 0.5])
+    assert len(fig.axes) == 4 and fig.axes[2].get_title() == r"$\tau = 1$"
+    assert not figure_problems(fig)
+    plt.close(fig)
+    three = dict(list(points.items())[:3])
+    fig = plots.plot_simplex_samples(three)
+    assert [ax.get_visible() for ax in fig.axes] == [True, True, True, False]
+    plt.close(fig)
+    runs = rng.uniform(size=(501, 4))
+    fig = plots.plot_trajectories({"a": runs, "b": runs}, max_points=50)
+    (median, *_) = fig.axes[0].get_lines()
+    steps = median.get_xdata()
+    assert steps[0] == 0 and steps[-1] == 500 and len(steps) <= 52
+    assert not figure_problems(fig)
+    plt.close(fig)
+    tau = np.logspace(-2, 1, 4)
+    fig = plots.plot_bias_variance(
+        tau, {"Concrete": (tau, tau), "ST Gumbel": (tau, tau)}, flat={"score": (0.0, 1.0)}
+    )
+    assert len(fig.legends) == 1 and not figure_problems(fig)
+    plt.close(fig)
+
+
 def test_discrete_figures_reject_bad_shapes() -> None:
     from reparam.plotting import discrete as plots
 

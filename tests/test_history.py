@@ -228,13 +228,21 @@ def test_cited_keys_reads_markdown_and_notebooks(tmp_path: Path) -> None:
 
 def test_timeline_figure_has_one_labelled_row_per_event(timeline) -> None:
     fig = plot_timeline(timeline)
-    left, right = fig.axes[:2]
-    labels = [tick.get_text() for tick in left.get_yticklabels()]
+    early, late = fig.axes[:2]
+    labels = [tick.get_text() for ax in (early, late) for tick in ax.get_yticklabels()]
     assert len(labels) == len(timeline)
-    assert all(event.key in " ".join(labels) for event in timeline)
-    assert left.get_xlabel() and right.get_xlabel()
-    assert right.get_legend() is not None
+    assert sorted(labels) == sorted(event.author_year for event in timeline)
+    # rows are named by authors and year, never by citation key
+    assert not any(event.key in " ".join(labels) for event in timeline)
+    assert early.get_xlabel() and late.get_xlabel()
+    assert early.get_legend() is not None
     plt.close(fig)
+
+
+def test_author_year_names_the_event_by_its_label_and_date() -> None:
+    event = history.TimelineEvent("2016-11-03", "Jang et al.: Gumbel-softmax", "after", "k")
+    assert event.authors == "Jang et al." and event.author_year == "Jang et al. 2016"
+    assert history.TimelineEvent("1958", "no colon", "root", "k").author_year == "no colon 1958"
 
 
 def test_timeline_figure_needs_events_on_both_sides(timeline) -> None:

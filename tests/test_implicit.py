@@ -238,3 +238,24 @@ def test_temme_coefficients_reproduce_stirling_and_known_values() -> None:
     assert table[0, :4].tolist() == pytest.approx([1.0, -0.5, 1 / 12, 0.0], abs=1e-15)
     # B_1 = l c_1 − c_0/2 − c_0'; at l = 0: −c_0(0)/2 − c_0'(0) = 1/6 − 1/12 = 1/12.
     assert table[1, 0].item() == pytest.approx(1 / 12, rel=1e-14)
+
+
+def test_gradient_figure_draws_one_curve_per_quantile_in_each_panel() -> None:
+    import matplotlib.pyplot as plt
+
+    from reparam.plotting import plot_implicit_gradient
+
+    alphas = torch.logspace(-2, 3, 6, dtype=torch.float64)
+    quantiles = [0.3, 0.7]
+    ours = torch.stack(
+        [
+            log_gamma_alpha_grad(alphas, torch.tensor(sp.gammaincinv(alphas.numpy(), u)).log())
+            for u in quantiles
+        ]
+    )
+    fig = plot_implicit_gradient(quantiles, alphas, ours, torch.full_like(ours, 1e-6))
+    left, right = fig.axes
+    assert len(left.get_lines()) == len(right.get_lines()) == len(quantiles)
+    assert left.get_xscale() == right.get_xscale() == "log"
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["u = 0.3", "u = 0.7"]
+    plt.close(fig)

@@ -354,6 +354,15 @@ def test_logistic_figures() -> None:
     (ax,) = fig.axes
     assert ax.get_yscale() == "log" and len(ax.get_lines()) == 2
     plt.close(fig)
+    fig = applications.plot_gradient_variances(
+        [0, 50, 100], {r"$\mu$": variances, r"$\rho$": variances}
+    )
+    top, bottom = fig.axes
+    assert top.get_legend() is not None and bottom.get_legend() is None
+    assert len(bottom.get_lines()) == 2 and bottom.get_yscale() == "log"
+    plt.close(fig)
+    with pytest.raises(ValueError, match="at least one"):
+        applications.plot_gradient_variances([0, 50, 100], {})
     with pytest.raises(ValueError, match="same estimators"):
         applications.plot_logistic_training(steps, {"a": [1.0, 2.0, 3.0]}, {"a": [1.0, 2.0, 3.0]})
     with pytest.raises(ValueError, match=r"\(3, D\)"):

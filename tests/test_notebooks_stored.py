@@ -147,3 +147,138 @@ class TestStoredNotebook:
                     r"\\(E|Var|Cov|R|N|U|KL|ELBO|diff|given)(?![A-Za-z])", cell.source
                 )
                 assert not found, f"site macro {found.group(0) if found else ''} in a notebook"
+
+
+# What fits the text column (issue #11). At a 1366-px window the column shows 85 characters
+# of code (14-px monospace); notebook code keeps to 79 so that it also fits Jupyter and Colab,
+# printed lines and package listings to 84.
+CODE_COLUMNS = 79
+TEXT_COLUMNS = 84
+# A package listing longer than this is folded, so the prose reads through.
+LONGEST_OPEN_LISTING = 25
+LITERALINCLUDE = re.compile(
+    r"^(?P<fence>`{3,}|:{3,})\{literalinclude\}\s+(?P<file>\S+)\n(?P<options>(?::\w+:.*\n)*)",
+    re.MULTILINE,
+)
+
+
+def included_lines(notebook_path: Path, file: str, options: str) -> list[str]:
+    """The lines a ``literalinclude`` shows: the whole file, a ``:pyobject:`` or ``:lines:``."""
+    import ast
+
+    source = (notebook_path.parent / file).resolve().read_text()
+    lines = source.splitlines()
+    fields = dict(re.findall(r"^:(\w+):\s*(.*)$", options, re.MULTILINE))
+    if "pyobject" in fields:
+        names = fields["pyobject"].split(".")
+        body: list[ast.stmt] = ast.parse(source).body
+        node: ast.AST | None = None
+        for name in names:
+            node = next(
+                n
+                for n in body
+                if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))
+                and n.name == name
+            )
+            body = node.body  # type: ignore[attr-defined]
+        assert node is not None
+        start = min([node.lineno, *(d.lineno for d in node.decorator_list)])  # type: ignore[attr-defined]
+        lines = lines[start - 1 : node.end_lineno]  # type: ignore[attr-defined]
+    if "lines" in fields:
+        first, _, last = fields["lines"].partition("-")
+        lines = lines[int(first) - 1 : int(last) if last else None]
+    return lines
+
+
+def listings(notebook: nbformat.NotebookNode) -> list[tuple[str, str, str, bool]]:
+    """Every ``literalinclude`` of the notebook: (file, options, markdown, folded)."""
+    found = []
+    for cell in notebook.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for match in LITERALINCLUDE.finditer(cell.source + "\n"):
+            before = cell.source[: match.start()]
+            opened = re.findall(r"^(?:`{3,}|:{3,})\{(?:admonition|dropdown)\}", before, re.M)
+            folded = bool(opened) and (
+                ":class: dropdown" in before.split(opened[-1])[-1]
+                or opened[-1].endswith("{dropdown}")
+            )
+            found.append((match["file"], match["options"], match[0], folded))
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_fits_the_column(path: Path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    wide = [
+        line
+        for cell in code_cells(notebook)
+        for line in cell.source.splitlines()
+        if len(line) > CODE_COLUMNS
+    ]
+    assert not wide, f"{len(wide)} code lines over {CODE_COLUMNS} characters:\n" + "\n".join(wide)
+
+
+def printed_text(output: nbformat.NotebookNode) -> str:
+    return str(output.get("text", "")) + str(output.get("data", {}).get("text/plain", ""))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_printed_lines_fit_the_column(path: Path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    wide = [
+        line
+        for cell in code_cells(notebook)
+        for output in cell.get("outputs", [])
+        if output.output_type != "error"
+        for line in (
+            output.get("text", "") + output.get("data", {}).get("text/plain", "")
+        ).splitlines()
+        if len(line) > TEXT_COLUMNS
+        and "text/html" not in output.get("data", {})
+        and "text/markdown" not in output.get("data", {})
+        and "image/png" not in output.get("data", {})
+    ]
+    assert not wide, f"{len(wide)} printed lines over {TEXT_COLUMNS} characters:\n" + "\n".join(
+        wide
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_package_listings_fit_and_long_ones_fold(path: Path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    problems = []
+    for file, options, markdown, folded in listings(notebook):
+        lines = included_lines(path, file, options)
+        problems += [
+            f"{file}: {len(line)} characters: {line.strip()[:60]}"
+            for line in lines
+            if len(line) > TEXT_COLUMNS
+        ]
+        if len(lines) > LONGEST_OPEN_LISTING and not folded:
+            problems.append(f"{len(lines)}-line listing not folded:\n{markdown}")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_figures_are_numbered_captioned_and_sharp(path: Path) -> None:
+    """Every figure has a name, caption and alt text, and its PNG is stored at 2x."""
+    notebook = nbformat.read(path, as_version=4)
+    problems = []
+    for index, cell in enumerate(code_cells(notebook)):
+        for output in cell.get("outputs", []):
+            if "image/png" not in output.get("data", {}):
+                continue
+            meta = cell.metadata.get("mystnb", {})
+            figure, image = meta.get("figure", {}), meta.get("image", {})
+            if not (figure.get("caption") and figure.get("name") and image.get("alt")):
+                problems.append(f"code cell {index}: needs mystnb figure caption, name and alt")
+            import base64
+            import struct
+
+            png = base64.b64decode(output["data"]["image/png"])
+            natural = struct.unpack(">I", png[16:20])[0]
+            shown = output.get("metadata", {}).get("image/png", {}).get("width")
+            if not shown or natural < 1.9 * float(shown):
+                problems.append(f"code cell {index}: PNG {natural} px shown at {shown}: not 2x")
+    assert not problems, "\n".join(problems)

@@ -426,3 +426,65 @@ def test_inverse_gamma_mean_matches_scipy(alpha: float, rate: float) -> None:
         _tensors({"concentration": alpha, "rate": rate}, F64)
     )
     assert ours.item() == pytest.approx(st.invgamma(alpha, scale=rate).mean(), rel=1e-9)
+
+
+# -- the library forms of issue #12: surrogate losses, torch distributions, control variates
+
+
+@FAST
+@given(
+    key=hs.sampled_from(["normal", "laplace", "gumbel", "logistic", "cauchy"]),
+    scale=hs.floats(-1e6, 0.0) | hs.just(math.nan) | hs.just(-INF),
+)
+def test_from_catalog_rejects_a_bad_scale_by_name(key: str, scale: float) -> None:
+    from reparam.distributions import from_catalog
+
+    with pytest.raises(ValueError, match="scale"):
+        from_catalog(key, loc=0.0, scale=scale)
+
+
+@FAST
+@given(
+    key=hs.sampled_from(["normal", "laplace", "gumbel", "logistic"]),
+    loc=hs.floats(-50, 50),
+    scale=hs.floats(0.01, 50),
+    sample=hs.tuples(hs.integers(0, 3), hs.integers(1, 3)),
+)
+def test_from_catalog_draws_have_torch_shapes_and_finite_log_densities(
+    key: str, loc: float, scale: float, sample: tuple[int, int]
+) -> None:
+    from reparam.distributions import from_catalog
+
+    q = from_catalog(key, loc=torch.tensor([loc, -loc], dtype=F64), scale=scale)
+    z = q.rsample(sample, generator=torch.Generator().manual_seed(0))
+    assert z.shape == (*sample, 2) and z.dtype == F64
+    assert bool(torch.isfinite(q.log_prob(z)).all())
+
+
+@FAST
+@given(num_samples=hs.integers(-5, 0) | hs.just(2.5) | hs.just(True))
+def test_surrogates_reject_bad_sample_counts(num_samples: Any) -> None:
+    from reparam.surrogate import pathwise_surrogate, score_function_surrogate
+
+    q = torch.distributions.Normal(0.0, 1.0)
+    for surrogate in (pathwise_surrogate, score_function_surrogate):
+        with pytest.raises((ValueError, TypeError), match="num_samples"):
+            surrogate(torch.cos, q, None, num_samples)
+
+
+@FAST
+@given(
+    n=hs.integers(3, 20),
+    bad_row=hs.integers(0, 19),
+    bad=hs.sampled_from([math.nan, INF, -INF]),
+    which=hs.sampled_from(["estimates", "controls"]),
+)
+def test_control_variates_reject_non_finite_draws_by_name(
+    n: int, bad_row: int, bad: float, which: str
+) -> None:
+    from reparam.control_variates import apply_control_variate
+
+    g, h = torch.zeros(n, dtype=F64), torch.ones(n, dtype=F64)
+    (g if which == "estimates" else h)[bad_row % n] = bad
+    with pytest.raises(ValueError, match=which):
+        apply_control_variate(g, h, 0.0)

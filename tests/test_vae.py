@@ -605,6 +605,10 @@ def test_vae_figures() -> None:
     fig = applications.plot_reconstructions(torch.rand(3, 64), torch.rand(3, 64))
     assert len(fig.axes) == 6
     plt.close(fig)
+    # a long row shrinks its images to stay within the text column
+    fig = applications.plot_image_grid(torch.rand(30, 64), ncols=30, title="t")
+    assert len(fig.axes) == 30
+    plt.close(fig)
     fig = applications.plot_latent_map(torch.randn(20, 2), torch.arange(20) % 10)
     (ax,) = fig.axes
     assert len(ax.texts) == 20 and ax.get_xlabel() == "$z_1$"

@@ -22,15 +22,16 @@ issue 3) is ratio <= 1.2.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from paired_timing import paired
 
 import reparam
 from reparam.estimators import pathwise_gradient
@@ -63,13 +64,6 @@ def _ours(num_samples: int) -> Callable[[], None]:
     return run
 
 
-def _time(run: Callable[[], None], inner: int) -> float:
-    start = time.perf_counter()
-    for _ in range(inner):
-        run()
-    return (time.perf_counter() - start) / inner
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -87,23 +81,7 @@ def main() -> int:
     for size in args.sizes:
         bare, ours = _bare(size), _ours(size)
         inner = max(1, 200_000 // size)
-        for run in (bare, ours):  # warm-up
-            _time(run, inner)
-        bare_times, our_times, ratios = [], [], []
-        for repeat in range(args.repeats):
-            # back-to-back pairs, in alternating order, so that load bursts from other
-            # processes hit both sides of a pair; the ratio is the median over pairs
-            if repeat % 2:
-                t_ours = _time(ours, inner)
-                t_bare = _time(bare, inner)
-            else:
-                t_bare = _time(bare, inner)
-                t_ours = _time(ours, inner)
-            bare_times.append(t_bare)
-            our_times.append(t_ours)
-            ratios.append(t_ours / t_bare)
-        t_bare, t_ours = statistics.median(bare_times), statistics.median(our_times)
-        ratio = statistics.median(ratios)
+        t_bare, t_ours, ratio = paired(bare, ours, inner, args.repeats)
         worst = max(worst, ratio)
         print(f"{size:>9} {1e3 * t_bare:11.4f} {1e3 * t_ours:14.4f} {ratio:24.3f}")
     verdict = "within" if worst <= BUDGET else "OVER"

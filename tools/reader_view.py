@@ -22,11 +22,16 @@ check                  what fails                                               
 ``wide_code``          code and output blocks that scroll sideways                      desktop
 ``uncaptioned_figure`` a figure (an image in a cell output or a figure) without a       desktop
                        number and a caption
-``small_figure_text``  a figure shown so small that its 8-pt labels are under 9 px      desktop
+``distorted_figure``   a figure shown with another aspect ratio than it was drawn with   both
+                       (an inline height kept while the width shrinks)
+``small_figure_text``  a figure whose smallest text (10 pt, enforced for every figure   desktop
+                       by tests/conftest.py) shows smaller than the caption text, or a
+                       PNG with fewer than twice the pixels it is shown at
 ``bold_glue``          glued numbers set in bold                                        desktop
 ``axe``                axe-core violations of WCAG 2.0/2.1 A and AA (plus the rule      both
                        label-content-name-mismatch, WCAG 2.5.3, which axe marks
                        experimental); colour contrast, the slowest rule, at desktop only
+                       and outside typeset math (drawn in the surrounding text colour)
 ``weight``             a chapter heavier than 2 MB on a cold load, MathJax included     desktop
 =====================  ==============================================================  =========
 
@@ -38,17 +43,12 @@ Each finding names the page, the width and the offending element's text (truncat
 from __future__ import annotations
 
 import contextlib
-import functools
-import http.server
 import re
-import shutil
 import struct
 import subprocess
 import sys
 import tempfile
-import threading
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,14 +57,28 @@ from urllib.parse import unquote, urljoin, urlparse
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+# The browser plumbing (finding Chromium, its flags, a local server) has one home: the PDF
+# edition's Sphinx extension, which must work without tools/ on the path.
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+import pdf_edition  # noqa: E402
+
+CHROMIUM_ARGS = pdf_edition.CHROMIUM_ARGS
+CHROMIUM_CANDIDATES = pdf_edition.CHROMIUM_CANDIDATES
+find_chromium = pdf_edition.find_chromium
+serve = pdf_edition.serve
+
 WIDTHS = {"desktop": 1366, "phone": 390}
 HEIGHTS = {"desktop": 900, "phone": 844}
 #: A chapter's cold load, MathJax and its fonts included, in bytes.
 WEIGHT_BUDGET = 2_000_000
 #: The smallest text reparam.plotting puts in a figure (legends, annotations), in points,
 #: and the smallest size, in CSS pixels, at which it is still legible on screen.
-FIGURE_LABEL_PT = 8.0
-MIN_FIGURE_TEXT_PX = 9.0
+# The smallest text in the book's figures (reparam.plotting.style.SMALLEST_TEXT_PT, enforced
+# for every figure the tests draw by tests/conftest.py): it must show no smaller than the
+# caption text, and the PNG must carry twice the pixels it is shown at (sharp on high-density
+# screens and in the PDF).
+FIGURE_LABEL_PT = 10.0
+MIN_FIGURE_SHARPNESS = 1.9
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 #: WCAG rules that axe-core ships as "experimental" (so off by default) and that we want.
 AXE_EXTRA_RULES = ["label-content-name-mismatch"]
@@ -78,25 +92,12 @@ CHECKS: dict[str, str] = {
     "clipped_text": "headings or site title cut off",
     "wide_code": "code/output blocks scrolling sideways (desktop)",
     "uncaptioned_figure": "figures without a number and caption",
-    "small_figure_text": f"figure labels under {MIN_FIGURE_TEXT_PX:.0f} px on screen (desktop)",
+    "distorted_figure": "figures shown with another aspect ratio than drawn",
+    "small_figure_text": "figure text smaller than the caption, or a PNG under 2x (desktop)",
     "bold_glue": "glued numbers in bold",
     "axe": "axe-core WCAG 2.1 AA violations",
     "weight": f"chapter heavier than {WEIGHT_BUDGET / 1e6:.0f} MB on a cold load",
 }
-
-CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-default-apps",
-    "--hide-scrollbars",
-]
 
 
 def clip(text: str, limit: int = 90) -> str:
@@ -133,14 +134,6 @@ class PageResult:
 
 
 # --- the site --------------------------------------------------------------------------------
-
-
-def find_chromium() -> str | None:
-    for name in CHROMIUM_CANDIDATES:
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
 
 
 def toc_docnames(root: Path = ROOT) -> list[str]:
@@ -204,25 +197,6 @@ def build_site(output: Path, root: Path = ROOT, execute: bool = False) -> tuple[
     if not (html / "index.html").is_file():
         raise RuntimeError("book build failed:\n" + "\n".join(log.splitlines()[-60:]))
     return html, log
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def serve(site: Path) -> Iterator[str]:
-    """Serve ``site`` on 127.0.0.1 (a free port) and yield its base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(site))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def png_dpi(path: Path) -> float:
@@ -380,10 +354,14 @@ async ({desktop}) => {
     const figure = img.closest('figure');
     const number = figure && figure.querySelector('figcaption .caption-number');
     const caption = figure && figure.querySelector('figcaption .caption-text');
-    out.figures.push({
+    // The caption's text size, or what a caption on this page would get (0.9 of the body).
+    const captionPx = caption ? parseFloat(getComputedStyle(caption).fontSize)
+      : 0.9 * parseFloat(getComputedStyle(main.querySelector('p') || main).fontSize);
+    out.figures.push({captionPx: captionPx,
       src: new URL(img.src, location.href).pathname, alt: clip(img.alt, 100),
       numbered: !!number, captioned: !!(caption && caption.textContent.trim()),
-      naturalWidth: img.naturalWidth, width: img.getBoundingClientRect().width});
+      naturalWidth: img.naturalWidth, width: img.getBoundingClientRect().width,
+      naturalHeight: img.naturalHeight, height: img.getBoundingClientRect().height});
   }
 
   // 6. Glued numbers.
@@ -415,9 +393,25 @@ RUN_AXE = """
 async ({tags, extra, contrast}) => {
   const rules = {};
   for (const id of extra) rules[id] = {enabled: true};
-  if (!contrast) rules['color-contrast'] = {enabled: false};
+  rules['color-contrast'] = {enabled: false};
   const result = await axe.run(document, {
     runOnly: {type: 'tag', values: tags}, rules, resultTypes: ['violations']});
+  if (contrast) {
+    // Colour contrast, by far the slowest rule, skips typeset math and highlighted code:
+    // MathJax draws math in the colour of the surrounding text (thousands of glyph elements
+    // per chapter), which the rule checks where that text is not math, and the code colours
+    // are the Pygments style's, checked once for every token colour by
+    // tests/test_site.py::test_code_colours_have_contrast.
+    // The API reference repeats a handful of autodoc styles thousands of times; its first
+    // four modules hold every kind of entry (functions, classes, dataclass fields,
+    // properties, methods, data), so the rule reads those and skips the rest.
+    const exclude = [['mjx-container'], ['div.highlight']];
+    const modules = [...document.querySelectorAll('section[id^="module-reparam."]')];
+    for (const section of modules.slice(4)) exclude.push(['#' + CSS.escape(section.id)]);
+    const more = await axe.run({include: [document], exclude}, {
+      runOnly: {type: 'rule', values: ['color-contrast']}, resultTypes: ['violations']});
+    result.violations.push(...more.violations);
+  }
   return result.violations.map(v => ({
     id: v.id, impact: v.impact, help: v.help,
     nodes: v.nodes.map(n => ({target: n.target.join(' '), html: n.html,
@@ -545,6 +539,20 @@ def inspect(
             found.append(
                 Finding("wide_code", page_name, width, code["text"], f"{kind}, +{code['over']} px")
             )
+        for figure in report["figures"]:
+            if figure["naturalWidth"] and figure["naturalHeight"] and figure["height"]:
+                drawn = figure["naturalWidth"] / figure["naturalHeight"]
+                shown = figure["width"] / figure["height"]
+                if abs(shown / drawn - 1) > 0.02:
+                    found.append(
+                        Finding(
+                            "distorted_figure",
+                            page_name,
+                            width,
+                            figure["alt"] or figure["src"],
+                            f"drawn {drawn:.2f}:1, shown {shown:.2f}:1",
+                        )
+                    )
         if desktop:
             for figure in report["figures"]:
                 if not (figure["numbered"] and figure["captioned"]):
@@ -559,9 +567,14 @@ def inspect(
                         )
                     )
                 label_px = figure_text_px(site, figure)
-                if label_px is not None and label_px < MIN_FIGURE_TEXT_PX:
-                    scale = figure["width"] / max(1, figure["naturalWidth"])
-                    size = f"{FIGURE_LABEL_PT:.0f}-pt labels ≈ {label_px:.1f} px"
+                scale = figure["width"] / max(1, figure["naturalWidth"])
+                if label_px is not None and (
+                    label_px < figure["captionPx"] - 0.05 or 1 / scale < MIN_FIGURE_SHARPNESS
+                ):
+                    size = (
+                        f"{FIGURE_LABEL_PT:.0f}-pt text ≈ {label_px:.1f} px, "
+                        f"caption {figure['captionPx']:.1f} px"
+                    )
                     found.append(
                         Finding(
                             "small_figure_text",

@@ -31,6 +31,7 @@ COLUMNS = [
     ("clipped_equation", "clipped eqs"),
     ("wide_code", "wide code"),
     ("uncaptioned_figure", "uncaptioned figs"),
+    ("distorted_figure", "distorted figs"),
     ("small_figure_text", "small fig text"),
     ("bold_glue", "bold glue"),
     ("emoji", "emoji"),

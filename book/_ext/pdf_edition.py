@@ -39,7 +39,20 @@ logger = logging.getLogger(__name__)
 
 PDF_NAME = "book.pdf"
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+# Headless, offline and quiet: no GPU, no QUIC, no background requests to any other host.
+# Shared by the PDF edition, the reader-view checks (tools/reader_view.py) and the browser tests.
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--hide-scrollbars",
+]
 #: Layout width of the A4 text column at 96 px per inch (210 mm - 2 x 16 mm margins).
 PRINT_WIDTH_PX = 672
 
@@ -176,6 +189,7 @@ def add_outline(path: Path, chapters: list[dict[str, str]]) -> int:
 
 
 def find_chromium() -> str | None:
+    """The system's Chromium (Debian: ``apt-get install chromium``), or None."""
     for name in CHROMIUM_CANDIDATES:
         path = shutil.which(name)
         if path:
@@ -198,7 +212,8 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def _serve(site: Path) -> Iterator[str]:
+def serve(site: Path) -> Iterator[str]:
+    """Serve ``site`` on 127.0.0.1 (a free port) and yield its base URL."""
     handler = functools.partial(_QuietHandler, directory=str(site))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -227,7 +242,7 @@ def build_pdf(
     first = docnames[0]
     folder = posixpath.dirname(first)
     pages = [posixpath.relpath(f"{d}.html", folder or ".") for d in docnames]
-    with _serve(site) as base, sync_playwright() as playwright:
+    with serve(site) as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(viewport={"width": PRINT_WIDTH_PX, "height": 1000})

@@ -44,6 +44,7 @@ __all__ = [
 #: The four ways of writing z = g(ε; θ), in the order of Kingma & Welling (2014), §2.4,
 #: plus implicit reparameterization (Figurnov, Mohamed & Mnih, 2018).
 Approach = Literal["inverse CDF", "location-scale", "composition", "implicit"]
+#: The approaches, in the order the book presents them.
 APPROACHES: tuple[Approach, ...] = ("inverse CDF", "location-scale", "composition", "implicit")
 
 Params = Mapping[str, Tensor]
@@ -290,7 +291,7 @@ class CatalogEntry:
     Attributes:
         key: registry key, e.g. ``"exponential"``.
         name: display name.
-        approach: how g is obtained (see :data:`APPROACHES`).
+        approach: how g is obtained (see :data:`~reparam.catalog.entry.APPROACHES`).
         distribution: the :class:`reparam.Reparameterization` (what the estimators take).
         base: LaTeX for the base distribution p(ε).
         formula: LaTeX for z = g(ε; θ).
@@ -301,7 +302,7 @@ class CatalogEntry:
         moment: the test function of the gradient check.
         cdf: ``(value, params) -> F_θ(value)`` in torch where the CDF is elementary (or a
             torch special function), else ``None`` (0 below the support, 1 above); for
-            multivariate entries the CDF of :attr:`statistic`.
+            multivariate entries the CDF of ``statistic``.
         torch_distribution: builds the ``torch.distributions`` counterpart from validated
             parameters, or ``None`` when torch has none.
         kingma_welling: where Kingma & Welling (2014), §2.4 list it (``None``: not listed).
@@ -309,8 +310,8 @@ class CatalogEntry:
         statistic: for multivariate entries, a scalar summary of a draw
             (``(N, *batch, *event) -> (N, *batch)``) whose law is known; ``None`` for
             univariate entries.
-        statistic_label: LaTeX for :attr:`statistic`.
-        statistic_log_prob: log-density of :attr:`statistic` (for the figure).
+        statistic_label: LaTeX for ``statistic``.
+        statistic_log_prob: log-density of ``statistic`` (for the figure).
         notes: one line for the table.
         known_errors: formulas met elsewhere that fail, with the fix.
     """

@@ -98,9 +98,9 @@ EXPONENTIAL = CatalogEntry(
 def cauchy_path(eps: Tensor, p: Params) -> Tensor:
     """z = μ + γ tan(π(ε − ½)), evaluated as sign(ε − ½) / tan(π min(ε, 1 − ε)).
 
-    The two forms are equal in exact arithmetic; the second keeps the sign of the tails in
-    floating point (in float32, tan(π(ε − ½)) at ε = 1.2e-38 returns +2.3e7 because
-    π/2 rounds up).
+    The two forms are equal in exact arithmetic; the second keeps the sign of the
+    tails in floating point (in float32, tan(π(ε − ½)) at ε = 1.2e-38 returns +2.3e7
+    because π/2 rounds up).
     """
     near = torch.minimum(eps, 1 - eps)
     standard = torch.sign(eps - 0.5) / torch.tan(math.pi * near)

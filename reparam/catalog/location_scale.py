@@ -431,7 +431,10 @@ def _check_dims(p: Params) -> None:
 
 
 def multivariate_normal_path(eps: Tensor, p: Params) -> Tensor:
-    """z = μ + L ε, ε ~ N(0, I); L lower triangular (only its lower triangle is used)."""
+    """z = μ + L ε with ε ~ N(0, I) and L lower triangular.
+
+    Only the lower triangle of ``scale_tril`` is used.
+    """
     tril = p["scale_tril"].tril()
     return p["loc"] + (tril @ eps.unsqueeze(-1)).squeeze(-1)
 

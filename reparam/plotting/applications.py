@@ -5,6 +5,8 @@ Curves use the Okabe–Ito palette of :mod:`reparam.plotting.style` and differ b
 and marker as well, so they read in greyscale. Images are drawn in grey levels (``gray_r``:
 ink is dark), which every form of colour-vision deficiency sees alike; the latent map draws
 each image as its digit, so the class is read from the glyph and not only from its colour.
+Every figure fits the book's text column (``COLUMN_WIDTH_IN``) with no text smaller than
+``SMALLEST_TEXT_PT``: panels are stacked rather than set side by side.
 """
 
 from __future__ import annotations
@@ -18,11 +20,19 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
-from reparam.plotting.style import COLORS, LINESTYLES, book_style, new_axes
+from reparam.plotting.style import (
+    COLORS,
+    COLUMN_WIDTH_IN,
+    LINESTYLES,
+    SMALLEST_TEXT_PT,
+    book_style,
+    new_axes,
+)
 
 __all__ = [
     "plot_elbo_curves",
     "plot_gradient_variance",
+    "plot_gradient_variances",
     "plot_image_grid",
     "plot_latent_map",
     "plot_logistic_training",
@@ -130,7 +140,7 @@ def plot_image_grid(
         side: image side if ``images`` is flat and not a perfect square.
         title: figure title.
         row_labels: one label per row, written left of the row.
-        cell: inches per image.
+        cell: inches per image, reduced if the row would be wider than the text column.
     """
     array = _as_images(images, side)
     n = array.shape[0]
@@ -142,11 +152,13 @@ def plot_image_grid(
     nrows = -(-n // ncols)
     if row_labels is not None and len(row_labels) != nrows:
         raise ValueError(f"row_labels must have {nrows} entries, got {len(row_labels)}")
+    margin = 1.2 if row_labels else 0.2
+    cell = min(cell, (COLUMN_WIDTH_IN - margin) / ncols)
     with book_style():
         fig, axes = plt.subplots(
             nrows,
             ncols,
-            figsize=(cell * ncols + (1.2 if row_labels else 0.2), cell * nrows + 0.5),
+            figsize=(cell * ncols + margin, cell * nrows + (0.5 if title else 0.1)),
             squeeze=False,
         )
         for index, ax in enumerate(axes.flat):
@@ -200,6 +212,10 @@ def plot_latent_map(
 ) -> Figure:
     """A two-dimensional latent space: each image drawn as its digit at its encoder mean.
 
+    The digits are written at the book's smallest text size, so a few hundred points are
+    about as many as the figure shows without hiding one another; pass a subset of a larger
+    set.
+
     Args:
         locations: encoder means, shape ``(n, 2)``.
         labels: the digit of each image, shape ``(n,)``, integers 0–9.
@@ -221,7 +237,7 @@ def plot_latent_map(
                 y,
                 str(digit),
                 color=colors[digit % len(colors)],
-                fontsize=8,
+                fontsize=SMALLEST_TEXT_PT,
                 ha="center",
                 va="center",
                 fontweight="bold",
@@ -242,7 +258,8 @@ def plot_logistic_training(
     *,
     elbo_ylim: tuple[float, float] | None = None,
 ) -> Figure:
-    """Two panels: training-set ELBO and held-out accuracy against step, one line per estimator.
+    """Training-set ELBO (top) and held-out accuracy (bottom) against step, one line per
+    estimator; the legend is in the top panel.
 
     Args:
         steps: estimator -> recorded steps.
@@ -255,14 +272,17 @@ def plot_logistic_training(
     elbo_curves = _curves({name: (steps[name], elbos[name]) for name in steps})
     accuracy_curves = _curves({name: (steps[name], accuracies[name]) for name in steps})
     with book_style():
-        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-        plot_elbo_curves(
-            elbo_curves, ax=left, ylabel="ELBO of the training set (nats)", ylim=elbo_ylim
+        fig, (top, bottom) = plt.subplots(
+            2, 1, figsize=(6.0, 5.0), sharex=True, gridspec_kw={"height_ratios": (3, 2)}
         )
-        plot_elbo_curves(accuracy_curves, ax=right, ylabel="held-out accuracy")
-        legend = right.get_legend()
+        plot_elbo_curves(elbo_curves, ax=top, ylabel="training-set ELBO (nats)", ylim=elbo_ylim)
+        top.set_xlabel("")
+        plot_elbo_curves(accuracy_curves, ax=bottom, ylabel="held-out accuracy")
+        legend = bottom.get_legend()
         if legend is not None:
             legend.remove()
+        top.legend(loc="lower right")
+        fig.align_ylabels()
         fig.tight_layout()
     return fig
 
@@ -308,9 +328,45 @@ def plot_gradient_variance(
                 markevery=every,
                 markersize=4,
             )
-            ax.fill_between(xs, v.min(axis=1), v.max(axis=1), color=color, alpha=0.15)
+            # no edge line: the band reads as an area, and the PNG stays light
+            ax.fill_between(xs, v.min(axis=1), v.max(axis=1), color=color, alpha=0.15, linewidth=0)
         ax.set_yscale("log")
         ax.set_xlabel("training step")
         ax.set_ylabel(f"variance of a one-sample gradient in {parameter}")
         ax.legend()
+    return fig
+
+
+def plot_gradient_variances(
+    steps: ArrayLike,
+    blocks: Mapping[str, Mapping[str, ArrayLike]],
+) -> Figure:
+    """:func:`plot_gradient_variance` for several parameter blocks, in stacked panels.
+
+    The panels share the step axis; one legend, above the top panel, names the estimators.
+
+    Args:
+        steps: the recorded steps, shape ``(T,)``.
+        blocks: parameter block name (e.g. ``r"$\\mu$"``) -> estimator -> variances of shape
+            ``(T, D)``, as for :func:`plot_gradient_variance`.
+    """
+    if not blocks:
+        raise ValueError("blocks must name at least one parameter block")
+    with book_style():
+        fig, axes = plt.subplots(
+            len(blocks), 1, figsize=(6.0, 0.8 + 2.4 * len(blocks)), sharex=True, squeeze=False
+        )
+        column = axes[:, 0]
+        for ax, (parameter, variances) in zip(column, blocks.items(), strict=True):
+            plot_gradient_variance(steps, variances, parameter=parameter, ax=ax)
+            ax.set_ylabel(f"one-draw gradient\nvariance, {parameter}")
+            legend = ax.get_legend()
+            if legend is not None:
+                legend.remove()
+            if ax is not column[-1]:
+                ax.set_xlabel("")
+        handles, labels = column[0].get_legend_handles_labels()
+        column[0].legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 1.02), ncols=2)
+        fig.align_ylabels()
+        fig.tight_layout()
     return fig

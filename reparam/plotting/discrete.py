@@ -21,7 +21,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from reparam.plotting.style import COLORS, LINESTYLES, book_style
+from reparam.plotting.style import COLORS, COLUMN_WIDTH_IN, LINESTYLES, book_style
 
 __all__ = [
     "plot_bias_variance",
@@ -64,7 +64,7 @@ def plot_step_path(
         estimate: the fixed-noise Monte Carlo estimate of E[f(b)] on the grid, shape ``(P,)``
             (a staircase in p).
         exact: the exact E[f(b)] on the grid, shape ``(P,)``.
-        uniforms: the u_i, for the legend (optional).
+        uniforms: the u_i, written next to their paths' jumps (optional).
     """
     p = np.asarray(probs, dtype=float)
     paths = np.atleast_2d(np.asarray(paths, dtype=float))
@@ -75,23 +75,29 @@ def plot_step_path(
             f"{p.shape}, {paths.shape}, {est.shape}, {ex.shape}"
         )
     with book_style():
-        fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+        fig, (left, right) = plt.subplots(
+            1, 2, figsize=(COLUMN_WIDTH_IN, 3.1), layout="constrained"
+        )
         for i, path in enumerate(paths):
-            label = f"$u = {uniforms[i]:.2f}$" if uniforms is not None else None
             offset = 0.02 * (i - (len(paths) - 1) / 2)  # separate overlapping steps
-            left.step(p, path + offset, where="post", color=_PALETTE[i], label=label)
+            left.step(p, path + offset, where="post", color=_PALETTE[i])
+            if uniforms is not None:  # label each path at its jump, p = u
+                left.annotate(
+                    f"$u = {uniforms[i]:.2f}$",
+                    (uniforms[i], 0.2 + 0.6 * i / max(1, len(paths) - 1)),
+                    xytext=(4, 0),
+                    textcoords="offset points",
+                    va="center",
+                )
         left.set_xlabel("$p$")
         left.set_ylabel(r"$b = \mathbf{1}[u < p]$")
-        left.set_title("sample paths: flat, then a jump")
-        if uniforms is not None:
-            left.legend(loc="upper left")
+        left.set_title("sample paths")
         right.plot(p, ex, color=COLORS["black"], linestyle=":", label="exact $J(p)$")
-        right.step(p, est, where="post", color=COLORS["vermillion"], label="fixed-noise estimate")
+        right.step(p, est, where="post", color=COLORS["vermillion"], label="fixed noise")
         right.set_xlabel("$p$")
         right.set_ylabel(r"$\mathbb{E}[f(b)]$")
-        right.set_title("slope of the staircase: zero almost everywhere")
-        right.legend()
-        fig.tight_layout()
+        right.set_title("estimates of $J(p)$")
+        right.legend(loc="upper left")
     return fig
 
 
@@ -108,16 +114,24 @@ def plot_simplex_samples(
 ) -> Figure:
     """Concrete samples on the 2-simplex (a triangle), one panel per temperature.
 
+    The panels fill rows of two, so that each triangle stays legible in the text column.
+
     Args:
         samples: temperature τ -> points of the simplex, shape ``(N, 3)``.
         probs: the class probabilities π (drawn as a cross), shape ``(3,)``.
     """
     _nonempty(samples, "samples")
+    columns = min(2, len(samples))
+    rows = math.ceil(len(samples) / columns)
     with book_style():
-        fig, axes = plt.subplots(1, len(samples), figsize=(3.0 * len(samples), 3.0))
-        axes_list: list[Axes] = list(np.atleast_1d(axes))
+        fig, axes = plt.subplots(
+            rows, columns, figsize=(2.4 * columns, 2.2 * rows), layout="constrained"
+        )
+        axes_list: list[Axes] = list(np.atleast_1d(axes).ravel())
+        for spare in axes_list[len(samples) :]:
+            spare.set_visible(False)
         triangle = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, math.sqrt(3) / 2], [0.0, 0.0]])
-        for ax, (temperature, points) in zip(axes_list, samples.items(), strict=True):
+        for ax, (temperature, points) in zip(axes_list, samples.items(), strict=False):
             pts = np.asarray(points, dtype=float)
             if pts.ndim != 2 or pts.shape[1] != 3:
                 raise ValueError(f"samples must have shape (N, 3), got {pts.shape}")
@@ -127,23 +141,21 @@ def plot_simplex_samples(
             if probs is not None:
                 px, py = _barycentric_to_xy(np.asarray(probs, dtype=float).reshape(1, 3))
                 ax.plot(px, py, "x", color=COLORS["vermillion"], markersize=9, mew=2)
-            for (cx, cy), text, ha in zip(
-                triangle[:3], ("1", "2", "3"), ("right", "left", "center"), strict=True
-            ):
+            for (cx, cy), text in zip(triangle[:3], ("1", "2", "3"), strict=True):
+                top = text == "3"
                 ax.annotate(
                     f"class {text}",
                     (cx, cy),
-                    xytext=(0, 6 if text == "3" else -12),
+                    xytext=(0, 4 if top else -4),
                     textcoords="offset points",
-                    ha=ha,
-                    fontsize=8,
+                    ha="center",
+                    va="bottom" if top else "top",
                 )
             ax.set_title(rf"$\tau = {temperature:g}$")
             ax.set_aspect("equal")
-            ax.set_xlim(-0.12, 1.12)
-            ax.set_ylim(-0.12, 1.0)
+            ax.set_xlim(-0.2, 1.2)
+            ax.set_ylim(-0.2, 1.1)
             ax.axis("off")
-        fig.tight_layout()
     return fig
 
 
@@ -164,7 +176,7 @@ def plot_relaxed_bars(
     if any(r.shape != (num_categories,) for r in rows):
         raise ValueError("every sample must be a vector of the same length K")
     with book_style():
-        fig, ax = plt.subplots(figsize=(7, 3.6))
+        fig, ax = plt.subplots(figsize=(6.0, 3.2), layout="constrained")
         width = 0.8 / (len(rows) + (hard is not None))
         positions = np.arange(num_categories)
         for i, (temperature, row) in enumerate(zip(samples, rows, strict=True)):
@@ -202,6 +214,8 @@ def plot_bias_variance(
 ) -> Figure:
     """Bias (left) and per-sample variance (right, log scale) against the temperature.
 
+    One legend for both panels, below them.
+
     Args:
         temperatures: the τ grid, shape ``(T,)``.
         curves: estimator name -> (bias, variance), each of shape ``(T,)``.
@@ -211,7 +225,9 @@ def plot_bias_variance(
     _nonempty(curves, "curves")
     tau = np.asarray(temperatures, dtype=float)
     with book_style():
-        fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+        fig, (left, right) = plt.subplots(
+            1, 2, figsize=(COLUMN_WIDTH_IN, 3.9), layout="constrained"
+        )
         left.axhline(0.0, color=COLORS["black"], linewidth=0.8)
         for i, (name, (bias, variance)) in enumerate(curves.items()):
             bias, variance = np.asarray(bias, dtype=float), np.asarray(variance, dtype=float)
@@ -229,11 +245,11 @@ def plot_bias_variance(
                     label=name,
                 )
         left.set_xlabel(r"temperature $\tau$")
-        left.set_ylabel("bias of the gradient estimate")
+        left.set_ylabel("bias")
         right.set_xlabel(r"temperature $\tau$")
         right.set_ylabel("per-sample variance")
-        right.legend(fontsize=8)
-        fig.tight_layout()
+        handles, labels = left.get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncol=2)
     return fig
 
 
@@ -242,8 +258,11 @@ def plot_trajectories(
     *,
     stationary: Mapping[str, float] | None = None,
     ylabel: str = "$p$",
+    max_points: int = 100,
 ) -> Figure:
     """Optimisation trajectories: the median over runs and the 10–90% band, per estimator.
+
+    The legend sits below the axes, so that it hides no trajectory.
 
     Args:
         trajectories: estimator name -> values along optimisation, shape
@@ -251,10 +270,12 @@ def plot_trajectories(
         stationary: estimator name -> predicted end point (a root of its expected
             gradient), drawn as a thin dashed line of the estimator's colour.
         ylabel: label of the vertical axis.
+        max_points: draw at most about this many steps (evenly spaced, the last one
+            included), which keeps the figure light without changing what it shows.
     """
     _nonempty(trajectories, "trajectories")
     with book_style():
-        fig, ax = plt.subplots(figsize=(7, 4.2))
+        fig, ax = plt.subplots(figsize=(6.4, 4.0), layout="constrained")
         for i, (name, values) in enumerate(trajectories.items()):
             runs = np.asarray(values, dtype=float)
             if runs.ndim != 2:
@@ -262,14 +283,15 @@ def plot_trajectories(
                     f"trajectories[{name!r}] must have shape (num_steps + 1, num_runs), "
                     f"got {runs.shape}"
                 )
-            steps = np.arange(runs.shape[0])
+            stride = max(1, math.ceil(runs.shape[0] / max_points))
+            steps = np.unique(np.r_[np.arange(0, runs.shape[0], stride), runs.shape[0] - 1])
             color = _PALETTE[i % len(_PALETTE)]
-            low, mid, high = np.quantile(runs, [0.1, 0.5, 0.9], axis=1)
+            low, mid, high = np.quantile(runs[steps], [0.1, 0.5, 0.9], axis=1)
             ax.plot(steps, mid, color=color, linestyle=LINESTYLES[i % len(LINESTYLES)], label=name)
             ax.fill_between(steps, low, high, color=color, alpha=0.15, linewidth=0)
             if stationary is not None and name in stationary:
                 ax.axhline(stationary[name], color=color, linestyle=(0, (2, 4)), linewidth=0.9)
         ax.set_xlabel("optimisation step")
         ax.set_ylabel(ylabel)
-        ax.legend(fontsize=8, ncol=2)
+        fig.legend(loc="outside lower center", ncol=2)
     return fig

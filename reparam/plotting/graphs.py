@@ -15,15 +15,19 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Patch
 
-from reparam.plotting.style import COLORS, book_style
+from reparam.plotting.style import COLORS, COLUMN_WIDTH_IN, book_style
 
 __all__ = ["plot_computational_graphs"]
 
 _RADIUS = 0.42
 _BOX_W, _BOX_H = 1.3, 0.7
+#: Size (points) of the node labels and of the arrow labels.
+_NODE_PT, _LABEL_PT = 11.0, 10.5
+#: Upper limit of both panels and lower limits of the top and bottom panel (data units).
+_TOP, _BOTTOMS = 2.75, (0.25, -0.25)
 
 
-def _node(ax: Axes, xy: tuple[float, float], text: str, kind: str) -> None:
+def _node(ax: Axes, xy: tuple[float, float], text: str, kind: str, width: float = _BOX_W) -> None:
     x, y = xy
     if kind == "random":
         ax.add_patch(
@@ -34,8 +38,8 @@ def _node(ax: Axes, xy: tuple[float, float], text: str, kind: str) -> None:
         style = "square,pad=0.02" if kind == "parameter" else "round,pad=0.02,rounding_size=0.15"
         ax.add_patch(
             FancyBboxPatch(
-                (x - _BOX_W / 2, y - _BOX_H / 2),
-                _BOX_W,
+                (x - width / 2, y - _BOX_H / 2),
+                width,
                 _BOX_H,
                 boxstyle=style,
                 facecolor=face,
@@ -43,7 +47,7 @@ def _node(ax: Axes, xy: tuple[float, float], text: str, kind: str) -> None:
                 lw=1.4,
             )
         )
-    ax.text(x, y, text, ha="center", va="center", fontsize=11)
+    ax.text(x, y, text, ha="center", va="center", fontsize=_NODE_PT)
 
 
 def _arrow(
@@ -54,8 +58,9 @@ def _arrow(
     backward: bool = False,
     rad: float = 0.0,
     label: str | None = None,
-    label_offset: tuple[float, float] = (0.0, 0.0),
+    label_at: tuple[float, float] | None = None,
 ) -> None:
+    color = COLORS["vermillion"] if backward else COLORS["black"]
     ax.add_patch(
         FancyArrowPatch(
             start,
@@ -63,7 +68,7 @@ def _arrow(
             arrowstyle="-|>",
             mutation_scale=14,
             connectionstyle=f"arc3,rad={rad}",
-            color=COLORS["vermillion"] if backward else COLORS["black"],
+            color=color,
             linestyle=(0, (4, 2)) if backward else "-",
             lw=1.6,
             shrinkA=4,
@@ -71,104 +76,116 @@ def _arrow(
         )
     )
     if label:
-        x = (start[0] + end[0]) / 2 + label_offset[0]
-        y = (start[1] + end[1]) / 2 + label_offset[1]
-        color = COLORS["vermillion"] if backward else COLORS["black"]
-        ax.text(x, y, label, ha="center", va="center", fontsize=9.5, color=color)
+        x, y = label_at or ((start[0] + end[0]) / 2, (start[1] + end[1]) / 2)
+        ax.text(x, y, label, ha="center", va="center", fontsize=_LABEL_PT, color=color)
 
 
-def _panel(ax: Axes, title: str) -> None:
-    ax.set_xlim(-0.2, 6.6)
-    ax.set_ylim(-0.3, 4.3)
+def _panel(ax: Axes, title: str, bottom: float) -> None:
+    ax.set_xlim(-0.1, 7.0)
+    ax.set_ylim(bottom, _TOP)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.set_title(title, fontsize=11)
+    ax.set_title(title, loc="left")
 
 
-def plot_computational_graphs(*, figsize: tuple[float, float] = (10.0, 4.4)) -> Figure:
-    """The original and the reparameterized computational graph, side by side.
+def plot_computational_graphs(*, figsize: tuple[float, float] = (COLUMN_WIDTH_IN, 6.2)) -> Figure:
+    """The original and the reparameterized computational graph, one above the other.
 
-    Left: θ feeds a *stochastic* node z ~ p_θ(z), which feeds the cost f(z). The forward
+    Top: θ feeds a *stochastic* node z ~ p_θ(z), which feeds the cost f(z). The forward
     pass runs; the backward pass reaches z (∂f/∂z exists) but is blocked between z and θ,
     because a draw has no derivative with respect to the parameters of its distribution.
 
-    Right: the noise ε ~ p(ε) is a stochastic *input*; z = g(ε; θ) is a deterministic
+    Bottom: the noise ε ~ p(ε) is a stochastic *input*; z = g(ε; θ) is a deterministic
     node, so the backward pass runs from f through z to θ (∂f/∂z · ∂g/∂θ) and never needs
     to enter the random node ε.
 
     Returns:
-        The figure (two axes, no data axes).
+        The figure (two axes, no data axes: the original graph first).
     """
     with book_style():
         import matplotlib.pyplot as plt
 
-        fig, (left, right) = plt.subplots(1, 2, figsize=figsize)
-        _panel(left, "original form: z is a random node")
-        theta, z, f = (1.0, 3.3), (3.3, 1.7), (5.6, 1.7)
-        _node(left, theta, r"$\theta$", "parameter")
-        _node(left, z, r"$z$", "random")
-        _node(left, f, r"$f(z)$", "deterministic")
-        left.text(z[0], z[1] - 0.8, r"$z \sim p_\theta(z)$", ha="center", fontsize=10)
-        _arrow(left, (theta[0] + 0.5, theta[1] - 0.35), (z[0] - 0.3, z[1] + 0.3))
-        _arrow(left, (z[0] + _RADIUS, z[1] + 0.1), (f[0] - _BOX_W / 2, f[1] + 0.1))
+        heights = [_TOP - b for b in _BOTTOMS]
+        fig, (top, bottom) = plt.subplots(
+            2, 1, figsize=figsize, gridspec_kw={"height_ratios": heights}
+        )
+        _panel(top, "original form: z is a random node", _BOTTOMS[0])
+        theta, z, f = (0.8, 2.2), (3.5, 1.2), (6.1, 1.2)
+        _node(top, theta, r"$\theta$", "parameter")
+        _node(top, z, r"$z$", "random")
+        _node(top, f, r"$f(z)$", "deterministic")
+        top.text(z[0], z[1] - 0.75, r"$z \sim p_\theta(z)$", ha="center", fontsize=_LABEL_PT)
+        _arrow(top, (theta[0] + 0.4, theta[1] - 0.37), (z[0] - 0.36, z[1] - 0.05))
+        _arrow(top, (z[0] + _RADIUS, z[1] + 0.12), (f[0] - _BOX_W / 2, f[1] + 0.12))
         _arrow(
-            left,
-            (f[0] - _BOX_W / 2, f[1] - 0.2),
-            (z[0] + _RADIUS, z[1] - 0.2),
+            top,
+            (f[0] - _BOX_W / 2, f[1] - 0.18),
+            (z[0] + _RADIUS, z[1] - 0.18),
             backward=True,
             label=r"$\partial f/\partial z$",
-            label_offset=(0.0, -0.35),
+            label_at=((z[0] + f[0]) / 2, z[1] - 0.55),
         )
-        start, end = (z[0] - 0.15, z[1] + 0.55), (theta[0] + 0.75, theta[1] - 0.05)
-        _arrow(left, start, end, backward=True, rad=0.25)
-        cross = ((start[0] + end[0]) / 2 + 0.15, (start[1] + end[1]) / 2 + 0.2)
-        left.text(*cross, "✕", ha="center", va="center", fontsize=18, color=COLORS["vermillion"])
-        left.text(
-            cross[0] + 0.25,
-            cross[1] + 0.55,
+        start, end = (z[0] - 0.05, z[1] + _RADIUS), (theta[0] + _BOX_W / 2, theta[1] + 0.1)
+        _arrow(top, start, end, backward=True, rad=0.3)
+        # the midpoint of the arc (a quadratic Bézier curve through `start` and `end`)
+        cross = (
+            (start[0] + end[0]) / 2 + 0.15 * (end[1] - start[1]),
+            (start[1] + end[1]) / 2 - 0.15 * (end[0] - start[0]),
+        )
+        top.text(*cross, "✕", ha="center", va="center", fontsize=18, color=COLORS["vermillion"])
+        top.text(
+            cross[0] + 0.3,
+            cross[1] + 0.25,
             r"$\partial z/\partial\theta$ undefined",
             ha="left",
-            fontsize=9.5,
+            va="center",
+            fontsize=_LABEL_PT,
             color=COLORS["vermillion"],
         )
 
-        _panel(right, "reparameterized form: z = g(ε; θ) is deterministic")
-        theta, eps, z, f = (1.0, 3.3), (1.0, 0.5), (3.3, 1.7), (5.6, 1.7)
-        _node(right, theta, r"$\theta$", "parameter")
-        _node(right, eps, r"$\epsilon$", "random")
-        _node(right, z, r"$z = g(\epsilon;\theta)$", "deterministic")
-        _node(right, f, r"$f(z)$", "deterministic")
-        right.text(eps[0] + 0.6, eps[1] - 0.05, r"$\epsilon \sim p(\epsilon)$", fontsize=10)
-        _arrow(right, (theta[0] + 0.3, theta[1] - 0.35), (z[0] - 0.5, z[1] + 0.35))
-        _arrow(right, (eps[0] + 0.3, eps[1] + 0.3), (z[0] - 0.5, z[1] - 0.35))
-        _arrow(right, (z[0] + _BOX_W / 2, z[1] + 0.1), (f[0] - _BOX_W / 2, f[1] + 0.1))
+        _panel(bottom, "reparameterized form: z = g(ε; θ) is deterministic", _BOTTOMS[1])
+        theta, eps, z, f = (0.8, 2.2), (0.8, 0.25), (3.5, 1.2), (6.1, 1.2)
+        z_width = 1.7
+        _node(bottom, theta, r"$\theta$", "parameter")
+        _node(bottom, eps, r"$\epsilon$", "random")
+        _node(bottom, z, r"$z = g(\epsilon;\theta)$", "deterministic", width=z_width)
+        _node(bottom, f, r"$f(z)$", "deterministic")
+        bottom.text(
+            eps[0] + 0.6, eps[1], r"$\epsilon \sim p(\epsilon)$", va="center", fontsize=_LABEL_PT
+        )
+        left_edge = z[0] - z_width / 2
+        _arrow(bottom, (theta[0] + 0.4, theta[1] - 0.37), (left_edge, z[1] + 0.15))
+        _arrow(bottom, (eps[0] + 0.38, eps[1] + 0.2), (left_edge, z[1] - 0.2))
+        _arrow(bottom, (z[0] + z_width / 2, z[1] + 0.12), (f[0] - _BOX_W / 2, f[1] + 0.12))
         _arrow(
-            right,
-            (f[0] - _BOX_W / 2, f[1] - 0.2),
-            (z[0] + _BOX_W / 2, z[1] - 0.2),
+            bottom,
+            (f[0] - _BOX_W / 2, f[1] - 0.18),
+            (z[0] + z_width / 2, z[1] - 0.18),
             backward=True,
             label=r"$\partial f/\partial z$",
-            label_offset=(0.0, -0.35),
+            label_at=((z[0] + z_width / 2 + f[0] - _BOX_W / 2) / 2, z[1] - 0.55),
         )
         _arrow(
-            right,
-            (z[0] - 0.2, z[1] + 0.35),
-            (theta[0] + 0.65, theta[1] + 0.05),
+            bottom,
+            (z[0] - 0.2, z[1] + _BOX_H / 2),
+            (theta[0] + _BOX_W / 2, theta[1] + 0.1),
             backward=True,
-            rad=-0.3,
+            rad=0.3,
             label=r"$\partial g/\partial\theta$",
-            label_offset=(0.55, 0.35),
+            label_at=(2.95, 2.45),
         )
 
+        # Three columns filled column by column: the node kinds on the first row, the
+        # two passes on the second.
         handles = [
             Patch(facecolor=COLORS["sky"], edgecolor=COLORS["black"], label="random node"),
+            Line2D([], [], color=COLORS["black"], lw=1.6, label="forward pass"),
             Patch(
                 facecolor=COLORS["orange"], edgecolor=COLORS["black"], label="deterministic node"
             ),
-            Patch(facecolor="white", edgecolor=COLORS["black"], label="parameter"),
-            Line2D([], [], color=COLORS["black"], lw=1.6, label="forward pass"),
             Line2D([], [], color=COLORS["vermillion"], lw=1.6, ls="--", label="backward pass"),
+            Patch(facecolor="white", edgecolor=COLORS["black"], label="parameter"),
         ]
-        fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=9, frameon=False)
-        fig.subplots_adjust(left=0.01, right=0.99, top=0.9, bottom=0.12, wspace=0.05)
+        fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False)
+        fig.subplots_adjust(left=0.02, right=0.98, top=0.95, bottom=0.11, hspace=0.12)
     return fig

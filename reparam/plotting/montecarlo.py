@@ -19,7 +19,7 @@ def plot_error_vs_samples(
     std_errors: Sequence[float],
     *,
     ax: Axes | None = None,
-    label: str = "Monte Carlo estimate",
+    label: str = "observed error",
 ) -> Figure:
     """Absolute error of Monte Carlo estimates against the number of samples, log–log.
 

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FormatStrFormatter, NullFormatter
 
-from reparam.plotting.style import COLORS, book_style, new_axes
+from reparam.plotting.style import COLORS, COLUMN_WIDTH_IN, book_style, new_axes
 
 __all__ = [
     "ESTIMATOR_STYLES",
@@ -83,29 +83,31 @@ def plot_variance_curves(
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         if title:
-            ax.set_title(title, fontsize=10)
+            ax.set_title(title)
         if legend:
-            ax.legend(fontsize=8)
+            ax.legend()
     return fig
 
 
 def plot_variance_grid(
     panels: Sequence[Mapping[str, object]],
     *,
-    ncols: int = 3,
-    figsize: tuple[float, float] = (12.0, 7.0),
+    ncols: int = 2,
+    figsize: tuple[float, float] | None = None,
 ) -> Figure:
-    """A grid of :func:`plot_variance_curves` panels with one shared legend.
+    """A grid of :func:`plot_variance_curves` panels with one shared legend below.
 
     Args:
         panels: keyword arguments of :func:`plot_variance_curves` for each panel, row by
             row (``ax`` and ``legend`` are set here).
         ncols: panels per row.
-        figsize: figure size in inches.
+        figsize: figure size in inches; by default the column width and 2.5 in per row.
     """
     if not panels:
         raise ValueError("panels must hold at least one panel")
     nrows = -(-len(panels) // ncols)
+    if figsize is None:
+        figsize = (COLUMN_WIDTH_IN, 2.5 * nrows + 0.9)
     with book_style():
         fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False)
         for panel, ax in zip(panels, axes.flat, strict=False):
@@ -115,8 +117,10 @@ def plot_variance_grid(
         handles, labels = axes.flat[0].get_legend_handles_labels()
         handles.append(Line2D([], [], marker="o", color=COLORS["black"], mfc="white", ls="none"))
         labels.append("Monte Carlo check")
-        fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9)
-        fig.tight_layout(rect=(0, 0.05, 1, 1))
+        # Column by column: two entries per column, so the legend fits the column width.
+        fig.legend(handles, labels, loc="lower center", ncol=-(-len(labels) // 2))
+        legend_height = 0.55 / figsize[1]  # two rows of 10-pt text, in figure fractions
+        fig.tight_layout(rect=(0, legend_height, 1, 1), h_pad=0.8)
     return fig
 
 
@@ -140,16 +144,22 @@ def plot_error_by_estimator(
     """
     n = np.asarray(num_samples, dtype=float)
     with book_style():
-        fig, ax = new_axes(ax)
+        fig, ax = new_axes(ax, figsize=(6.0, 4.8))
+        handles = []
         for name, values in errors.items():
-            label, color, _, marker = _style(name)
-            ax.loglog(n, values, marker, color=color, ls="none", ms=6, label=label)
+            label, color, ls, marker = _style(name)
+            ax.loglog(n, values, marker, color=color, ls="none", ms=6)
+            # One legend entry per estimator: its marker on its line style.
+            line = ls if predicted and name in predicted else "none"
+            handles.append(Line2D([], [], color=color, ls=line, marker=marker, label=label))
         for name, values in (predicted or {}).items():
             _, color, ls, _ = _style(name)
             ax.loglog(n, values, ls, color=color, lw=1.4)
         ax.set_xlabel("number of samples $N$")
         ax.set_ylabel(ylabel)
         if title:
-            ax.set_title(title, fontsize=10)
-        ax.legend(fontsize=8)
+            ax.set_title(title)
+        # Below the axes, where it cannot hide a marker.
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
+        fig.tight_layout()
     return fig

@@ -1,0 +1,295 @@
+"""Surrogate losses: the gradient estimators as objectives that ``backward()`` understands.
+
+Book chapters: "The reparameterization trick", "The score-function estimator" and "Which
+estimator, when: variance". The per-sample estimators of :mod:`reparam.estimators` return
+gradients with respect to the distribution's parameters, which suits the book's variance
+studies. Training code needs the other form: a scalar ``loss`` such that ``loss.backward()``
+puts the estimator's gradient into every tensor upstream of the parameters, such as the
+weights of an encoder network that computes them (Schulman, Heess, Weber & Abbeel, 2015,
+"Gradient estimation using stochastic computation graphs", call these surrogate losses;
+Foerster, Farquhar, Al-Shedivat, Rocktäschel, Xing & Whiteson, 2018, DiCE, give the
+score-function form whose value is the cost itself).
+
+Every function here has the estimators' signature::
+
+    surrogate(cost, distribution, params, num_samples, *, generator=None, **options)
+        -> Tensor (0-d)
+
+- ``distribution``: a :class:`reparam.Reparameterization` with ``params`` (name -> tensor,
+  kept in the autograd graph), or a ``torch.distributions.Distribution`` with
+  ``params=None`` (its parameters live in it): any distribution with ``rsample`` for the
+  pathwise surrogate, any with ``log_prob`` for the score-function surrogate.
+- ``cost``: draws ``(N, *batch_shape, *event_shape)`` -> per-draw costs ``(N, *S)``, ``S``
+  broadcasting to ``batch_shape`` (as for the estimators). The objective is
+  E[sum of the cost over its non-sample dimensions].
+- The returned loss's *value* is the Monte Carlo estimate of that objective (except for
+  :func:`measure_valued_surrogate`, see there); its *gradient* is the estimator's average
+  over the ``N`` draws, exactly what the per-sample estimator returns, averaged.
+
+A ``generator`` makes the draws reproducible for ``torch.distributions`` too: their
+``rsample`` has no generator argument, so the draws are made under a seed taken from it,
+with torch's global random state saved and restored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import Literal
+
+import torch
+from torch import Tensor
+from torch.distributions import Distribution
+
+from reparam._validation import as_tensor, check_callable, check_generator, check_num_samples
+from reparam.estimators import (
+    Cost,
+    _fast_normal_params,
+    _per_draw_cost,
+    _sample_base,
+    measure_valued_gradient,
+)
+from reparam.normal import NORMAL
+from reparam.reparameterization import Reparameterization
+
+__all__ = [
+    "SurrogateBaseline",
+    "measure_valued_surrogate",
+    "pathwise_surrogate",
+    "score_function_surrogate",
+    "surrogate_from_gradients",
+]
+
+#: Baselines of :func:`score_function_surrogate`.
+SurrogateBaseline = float | Tensor | Literal["leave_one_out"] | None
+
+Params = Mapping[str, Tensor | float] | None
+
+
+@contextlib.contextmanager
+def _seeded(generator: torch.Generator | None) -> Iterator[None]:
+    """Draw torch.distributions samples from ``generator``'s stream, leaving global state.
+
+    The default generators (the CPU's, and each initialised CUDA device's) are seeded from
+    ``generator`` and restored afterwards. Saving and restoring them directly costs about
+    a hundredth of ``torch.random.fork_rng`` with ``torch.manual_seed``, which also seeds
+    every other back end.
+    """
+    if generator is None:
+        yield
+        return
+    seed = int(torch.randint(0, 2**62, (), generator=generator, device=generator.device))
+    defaults = [torch.default_generator]
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        defaults += list(torch.cuda.default_generators)
+    states = [g.get_state() for g in defaults]
+    try:
+        for g in defaults:
+            g.manual_seed(seed)
+        yield
+    finally:
+        for g, state in zip(defaults, states, strict=True):
+            g.set_state(state)
+
+
+def _draws(
+    distribution: Reparameterization | Distribution,
+    params: Params,
+    num_samples: int,
+    generator: torch.Generator | None,
+    *,
+    reparameterized: bool,
+) -> tuple[Tensor, torch.Size, object]:
+    """Draws (with or without a path to the parameters), the batch shape and log-density."""
+    if isinstance(distribution, Distribution):
+        if params is not None:
+            raise TypeError(
+                "params must be None when distribution is a torch.distributions.Distribution "
+                "(its parameters live in it)"
+            )
+        if reparameterized and not distribution.has_rsample:
+            raise ValueError(
+                f"distribution {type(distribution).__name__} has no rsample, so no pathwise "
+                "gradient: use score_function_surrogate"
+            )
+        with _seeded(generator):
+            if reparameterized:
+                z = distribution.rsample((num_samples,))
+            else:
+                z = distribution.sample((num_samples,))
+        return z, distribution.batch_shape, distribution.log_prob
+    if not isinstance(distribution, Reparameterization):
+        raise TypeError(
+            "distribution must be a reparam.Reparameterization or a "
+            f"torch.distributions.Distribution, got {type(distribution).__name__}"
+        )
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be a mapping name -> value, got {type(params).__name__}")
+    fast = _fast_normal_params(distribution, params)  # the Gaussian: one fused check
+    checked, batch_shape = fast if fast is not None else _validated(distribution, params)
+    eps = _sample_base(distribution, num_samples, checked, batch_shape, generator)
+    if reparameterized:
+        z = distribution.transform(eps, checked)
+    else:
+        with torch.no_grad():
+            z = distribution.transform(eps, {k: v.detach() for k, v in checked.items()})
+
+    def log_prob(value: Tensor) -> Tensor:
+        return distribution.log_prob(value, checked)
+
+    return z, batch_shape, log_prob
+
+
+def _validated(
+    distribution: Reparameterization, params: Mapping[str, Tensor | float]
+) -> tuple[dict[str, Tensor], torch.Size]:
+    checked = distribution.validate(params)
+    return checked, distribution.batch_shape(checked)
+
+
+def pathwise_surrogate(
+    cost: Cost,
+    distribution: Reparameterization | Distribution,
+    params: Params,
+    num_samples: int,
+    *,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Pathwise surrogate: the average cost of reparameterized draws, (1/N) Σₙ f(g(εₙ; θ)).
+
+    Its gradient is the pathwise estimator of Kingma & Welling (2014), eq. (5)
+    differentiated (:func:`reparam.estimators.pathwise_gradient`, averaged), flowing into
+    θ and everything θ was computed from. Needs a cost differentiable in z.
+
+    Returns a 0-d tensor in the cost's dtype, on its device.
+    """
+    cost_fn = check_callable(cost, "cost")
+    n = check_num_samples(num_samples)
+    check_generator(generator)
+    z, batch_shape, _ = _draws(distribution, params, n, generator, reparameterized=True)
+    values = _per_draw_cost(cost_fn, z, n, batch_shape)
+    return values.sum() / n  # the mean over draws of each draw's total cost
+
+
+def score_function_surrogate(
+    cost: Cost,
+    distribution: Reparameterization | Distribution,
+    params: Params,
+    num_samples: int,
+    *,
+    generator: torch.Generator | None = None,
+    baseline: SurrogateBaseline = None,
+) -> Tensor:
+    """Score-function surrogate: value (1/N) Σₙ f(zₙ), gradient (1/N) Σₙ (fₙ − b) ∇ log p(zₙ).
+
+    The draws are detached and the cost is evaluated without autograd, so neither needs to
+    be differentiable; only ``log_prob`` is differentiated (Williams, 1992; Mohamed et al.,
+    2020, the score-function section). The loss is
+    ``mean(f) + mean((f − b) · (log p − stop_gradient(log p)))``, whose second term is zero
+    in value (the form of DiCE, Foerster et al., 2018). Entry b of the cost multiplies the
+    log-density of batch element b; a cost of shape ``(N,)`` multiplies their sum.
+
+    Baselines (b must not depend on the draw it multiplies, so the estimate stays unbiased):
+
+    - ``None``: b = 0;
+    - a number or a tensor broadcasting to the cost's shape ``S``: that constant;
+    - ``"leave_one_out"``: draw n uses the mean cost of the other N − 1 draws, which are
+      independent of draw n (needs N >= 2). The per-parameter optimal baseline of
+      :func:`reparam.estimators.score_function_gradient` has no single-loss form.
+
+    Returns a 0-d tensor.
+    """
+    cost_fn = check_callable(cost, "cost")
+    n = check_num_samples(num_samples)
+    check_generator(generator)
+    if isinstance(baseline, str) and baseline != "leave_one_out":
+        raise ValueError(
+            f"baseline must be None, a number, a tensor or 'leave_one_out', got {baseline!r}"
+        )
+    if baseline == "leave_one_out" and n < 2:
+        raise ValueError(f"baseline='leave_one_out' needs num_samples >= 2, got {n}")
+    z, batch_shape, log_prob = _draws(distribution, params, n, generator, reparameterized=False)
+    with torch.no_grad():
+        values = _per_draw_cost(cost_fn, z, n, batch_shape)
+    if baseline is None:
+        centred = values
+    elif isinstance(baseline, str):
+        centred = values - (values.sum(0, keepdim=True) - values) / (n - 1)
+    else:
+        b = as_tensor(baseline, "baseline", like=values)
+        if not bool(torch.isfinite(b).all()):
+            raise ValueError("baseline must be finite")
+        centred = values - b.to(device=values.device, dtype=values.dtype)
+    # ``values`` has shape (N, *batch_shape) with 1 where the cost summed over the batch, so
+    # entry b multiplies the log-density of batch element b, or their sum.
+    logp = log_prob(z)  # type: ignore[operator]
+    weighted = centred * logp
+    score_term = weighted - weighted.detach()
+    total = values.reshape(n, -1).sum(1).mean()
+    return total + score_term.reshape(n, -1).sum(1).mean()
+
+
+def surrogate_from_gradients(
+    params: Mapping[str, Tensor], gradients: Mapping[str, Tensor]
+) -> Tensor:
+    """A loss of value 0 whose gradient with respect to ``params[k]`` is ``gradients[k]``.
+
+    ``gradients[k]`` holds per-sample estimates ``(N, *params[k].shape)`` (the form the
+    estimators of :mod:`reparam.estimators` return) or one estimate of the parameter's
+    shape. The loss is Σₖ ⟨ḡₖ, θₖ − stop_gradient(θₖ)⟩, ḡₖ the mean estimate, so
+    ``backward()`` carries ḡₖ into whatever θₖ was computed from (the chain rule does the
+    rest). Any estimator becomes a surrogate this way.
+    """
+    if not isinstance(params, Mapping) or not isinstance(gradients, Mapping):
+        raise TypeError("params and gradients must be mappings name -> tensor")
+    if set(gradients) - set(params):
+        unknown = ", ".join(sorted(set(gradients) - set(params)))
+        raise ValueError(f"gradients names parameters that params lacks: {unknown}")
+    terms = []
+    for name, grad in gradients.items():
+        theta = params[name]
+        if not isinstance(theta, Tensor) or not isinstance(grad, Tensor):
+            raise TypeError(f"params[{name!r}] and gradients[{name!r}] must be tensors")
+        mean = grad.detach().mean(0) if grad.shape != theta.shape else grad.detach()
+        if mean.shape != theta.shape:
+            raise ValueError(
+                f"gradients[{name!r}] must have shape (N, *{tuple(theta.shape)}) or "
+                f"{tuple(theta.shape)}, got {tuple(grad.shape)}"
+            )
+        terms.append((mean * (theta - theta.detach())).sum())
+    if not terms:
+        raise ValueError("gradients must name at least one parameter")
+    return torch.stack(terms).sum()
+
+
+def measure_valued_surrogate(
+    cost: Cost,
+    distribution: Reparameterization | Distribution,
+    params: Params,
+    num_samples: int,
+    *,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Measure-valued surrogate for the Gaussian (value 0; gradient: the coupled estimator).
+
+    Evaluates :func:`reparam.estimators.measure_valued_gradient` and turns its estimates
+    into a loss with :func:`surrogate_from_gradients`: the value is 0, the gradient with
+    respect to ``loc`` and ``scale`` (and everything upstream of them) is the estimator's.
+    ``distribution`` is :data:`reparam.NORMAL` with ``params`` ``loc`` and ``scale``, or a
+    ``torch.distributions.Normal`` with ``params=None``.
+    """
+    if isinstance(distribution, torch.distributions.Normal):
+        if params is not None:
+            raise TypeError("params must be None when distribution is a torch Normal")
+        params = {"loc": distribution.loc, "scale": distribution.scale}
+        distribution = NORMAL
+    elif isinstance(distribution, Distribution):
+        raise ValueError(
+            "the measure-valued surrogate is implemented for the Gaussian only: pass "
+            f"torch.distributions.Normal or reparam.NORMAL, got {type(distribution).__name__}"
+        )
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be a mapping name -> value, got {type(params).__name__}")
+    checked = distribution.validate(params)
+    grads = measure_valued_gradient(cost, distribution, checked, num_samples, generator=generator)
+    return surrogate_from_gradients(checked, grads)

@@ -1,0 +1,212 @@
+"""Surrogate losses: their gradients are the estimators' (exactly, at the same draws), they
+flow into parameters upstream, they take torch.distributions, and they are unbiased against
+exact gradients (tolerances from standard errors computed here)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import reparam
+from reparam import catalog
+from reparam.estimators import (
+    measure_valued_gradient,
+    pathwise_gradient,
+    score_function_gradient,
+)
+from reparam.surrogate import (
+    measure_valued_surrogate,
+    pathwise_surrogate,
+    score_function_surrogate,
+    surrogate_from_gradients,
+)
+
+F64 = torch.float64
+
+
+def square(z: torch.Tensor) -> torch.Tensor:
+    return z**2
+
+
+def seeded(seed: int = 7) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def grads_of(loss: torch.Tensor, *leaves: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    return torch.autograd.grad(loss, leaves)
+
+
+def test_pathwise_surrogate_gradient_is_the_estimators_mean() -> None:
+    loc = torch.tensor([0.3, -1.0], dtype=F64, requires_grad=True)
+    scale = torch.tensor([0.7, 2.0], dtype=F64, requires_grad=True)
+    loss = pathwise_surrogate(
+        square, reparam.NORMAL, {"loc": loc, "scale": scale}, 64, generator=seeded()
+    )
+    g_loc, g_scale = grads_of(loss, loc, scale)
+    per_sample = pathwise_gradient(
+        square, reparam.NORMAL, {"loc": loc, "scale": scale}, 64, generator=seeded()
+    )
+    torch.testing.assert_close(g_loc, per_sample["loc"].mean(0), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(g_scale, per_sample["scale"].mean(0), rtol=1e-12, atol=1e-12)
+    # The value is the Monte Carlo estimate of E[sum f]: the same draws, averaged.
+    z = reparam.NORMAL.rsample(64, generator=seeded(), loc=loc, scale=scale)
+    torch.testing.assert_close(loss, (z**2).sum(1).mean(), rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("key", ["gumbel", "weibull", "kumaraswamy", "multivariate_normal"])
+def test_pathwise_surrogate_matches_estimator_on_catalog_rows(key: str) -> None:
+    entry = catalog.get(key)
+    params = {k: v.requires_grad_(True) for k, v in entry.example_params(F64).items()}
+    differentiable = [p.name for p in entry.distribution.parameters if p.differentiable]
+
+    def cost(z: torch.Tensor) -> torch.Tensor:
+        return entry.summary(z) ** 2
+
+    loss = pathwise_surrogate(cost, entry.distribution, params, 32, generator=seeded())
+    grads = grads_of(loss, *(params[name] for name in differentiable))
+    per_sample = pathwise_gradient(cost, entry.distribution, params, 32, generator=seeded())
+    for name, grad in zip(differentiable, grads, strict=True):
+        torch.testing.assert_close(grad, per_sample[name].mean(0), rtol=1e-10, atol=1e-12)
+
+
+def test_gradient_flows_into_an_upstream_network() -> None:
+    """loc and scale computed by a linear 'encoder': the chain rule through the surrogate."""
+    x = torch.tensor([1.0, -2.0, 0.5], dtype=F64)
+    weight = torch.tensor([[0.2, 0.1, -0.3], [0.0, 0.4, 0.2]], dtype=F64, requires_grad=True)
+    out = weight @ x
+    loc, scale = out[0], torch.nn.functional.softplus(out[1])
+    loss = pathwise_surrogate(
+        square, reparam.NORMAL, {"loc": loc, "scale": scale}, 16, generator=seeded()
+    )
+    (g_weight,) = grads_of(loss, weight)
+    per_sample = pathwise_gradient(
+        square,
+        reparam.NORMAL,
+        {"loc": loc.detach(), "scale": scale.detach()},
+        16,
+        generator=seeded(),
+    )
+    d_scale = torch.sigmoid(out[1].detach())  # softplus'
+    expected = torch.stack([per_sample["loc"].mean() * x, per_sample["scale"].mean() * d_scale * x])
+    torch.testing.assert_close(g_weight, expected, rtol=1e-12, atol=1e-12)
+
+
+def unbiased(estimates: torch.Tensor, exact: torch.Tensor, z: float = 5.0) -> None:
+    """The mean of independent estimates is within z standard errors of the exact value."""
+    mean = estimates.mean(0)
+    se = estimates.std(0) / math.sqrt(estimates.shape[0])
+    assert bool(((mean - exact).abs() <= z * se).all()), (mean, exact, se)
+
+
+def test_surrogates_are_unbiased_for_torch_normal() -> None:
+    mu, sigma = 0.4, 1.3
+    exact = torch.tensor([2 * mu, 2 * sigma], dtype=F64)  # d/d(mu, sigma) of mu^2 + sigma^2
+    generator = seeded(11)
+    rows = {"pathwise": [], "score": [], "loo": [], "measure": []}
+    for _ in range(300):
+        loc = torch.tensor(mu, dtype=F64, requires_grad=True)
+        scale = torch.tensor(sigma, dtype=F64, requires_grad=True)
+        q = torch.distributions.Normal(loc, scale)
+        losses = {
+            "pathwise": pathwise_surrogate(square, q, None, 8, generator=generator),
+            "score": score_function_surrogate(square, q, None, 8, generator=generator),
+            "loo": score_function_surrogate(
+                square, q, None, 8, generator=generator, baseline="leave_one_out"
+            ),
+            "measure": measure_valued_surrogate(square, q, None, 8, generator=generator),
+        }
+        for name, loss in losses.items():
+            rows[name].append(torch.stack(grads_of(loss, loc, scale)))
+    for estimates in rows.values():
+        unbiased(torch.stack(estimates), exact)
+    # The leave-one-out baseline lowers the variance of the score-function surrogate.
+    assert torch.stack(rows["loo"]).var(0).sum() < torch.stack(rows["score"]).var(0).sum()
+
+
+def test_score_function_surrogate_with_a_discrete_torch_distribution() -> None:
+    """Bernoulli has no rsample: the score-function surrogate still gives d/dlogit E[f]."""
+    logit = torch.tensor(0.3, dtype=F64, requires_grad=True)
+    target = 0.45
+    p = torch.sigmoid(logit.detach())
+    exact = (1 - 2 * target) * p * (1 - p)  # d/dlogit [p (1-t)^2 + (1-p) t^2]
+    generator = seeded(3)
+    estimates = []
+    for _ in range(400):
+        q = torch.distributions.Bernoulli(logits=logit)
+        loss = score_function_surrogate(
+            lambda b: (b - target) ** 2, q, None, 16, generator=generator, baseline="leave_one_out"
+        )
+        estimates.append(grads_of(loss, logit)[0])
+    unbiased(torch.stack(estimates), exact)
+    with pytest.raises(ValueError, match="no rsample"):
+        pathwise_surrogate(square, torch.distributions.Bernoulli(logits=logit), None, 4)
+
+
+def test_score_function_surrogate_value_and_per_batch_scores() -> None:
+    loc = torch.tensor([0.0, 1.0, -1.0], dtype=F64, requires_grad=True)
+    params = {"loc": loc, "scale": torch.ones(3, dtype=F64)}
+    loss = score_function_surrogate(square, reparam.NORMAL, params, 64, generator=seeded())
+    z = reparam.NORMAL.rsample(64, generator=seeded(), **{k: v.detach() for k, v in params.items()})
+    torch.testing.assert_close(loss, (z**2).sum(1).mean(), rtol=1e-12, atol=0)
+    (g_loc,) = grads_of(loss, loc)
+    per_sample = score_function_gradient(square, reparam.NORMAL, params, 64, generator=seeded())
+    torch.testing.assert_close(g_loc, per_sample["loc"].mean(0), rtol=1e-10, atol=1e-12)
+    # A constant baseline changes the gradient as (f - b) s does, and not the value.
+    loss_b = score_function_surrogate(
+        square, reparam.NORMAL, params, 64, generator=seeded(), baseline=2.0
+    )
+    (g_b,) = grads_of(loss_b, loc)
+    score = z - loc.detach()  # d/dloc log N(z; loc, 1)
+    torch.testing.assert_close(g_b, ((z**2 - 2.0) * score).mean(0), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(loss_b.detach(), loss.detach(), rtol=1e-12, atol=0)
+
+
+def test_measure_valued_surrogate_is_the_estimators_mean_with_value_zero() -> None:
+    loc = torch.tensor(0.2, dtype=F64, requires_grad=True)
+    scale = torch.tensor(0.9, dtype=F64, requires_grad=True)
+    loss = measure_valued_surrogate(
+        torch.cos, reparam.NORMAL, {"loc": loc, "scale": scale}, 32, generator=seeded()
+    )
+    assert loss.item() == 0.0
+    per_sample = measure_valued_gradient(
+        torch.cos, reparam.NORMAL, {"loc": loc, "scale": scale}, 32, generator=seeded()
+    )
+    g_loc, g_scale = grads_of(loss, loc, scale)
+    torch.testing.assert_close(g_loc, per_sample["loc"].mean(0), rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(g_scale, per_sample["scale"].mean(0), rtol=1e-12, atol=1e-14)
+
+
+def test_generator_makes_torch_draws_reproducible_and_leaves_global_state() -> None:
+    q = torch.distributions.Gamma(torch.tensor(2.0, dtype=F64), torch.tensor(1.0, dtype=F64))
+    state = torch.get_rng_state()
+    a = pathwise_surrogate(square, q, None, 10, generator=seeded(5))
+    b = pathwise_surrogate(square, q, None, 10, generator=seeded(5))
+    c = pathwise_surrogate(square, q, None, 10, generator=seeded(6))
+    assert a.item() == b.item() and a.item() != c.item()
+    assert torch.equal(state, torch.get_rng_state())
+
+
+def test_bad_input_names_the_argument() -> None:
+    q = torch.distributions.Normal(0.0, 1.0)
+    with pytest.raises(TypeError, match="params must be None"):
+        pathwise_surrogate(square, q, {"loc": 0.0}, 4)
+    with pytest.raises(TypeError, match="distribution must be"):
+        pathwise_surrogate(square, "normal", {"loc": 0.0}, 4)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="num_samples"):
+        pathwise_surrogate(square, q, None, 0)
+    with pytest.raises(ValueError, match="leave_one_out"):
+        score_function_surrogate(square, q, None, 1, baseline="leave_one_out")
+    with pytest.raises(ValueError, match="baseline must be"):
+        score_function_surrogate(square, q, None, 4, baseline="optimal")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="baseline must be finite"):
+        score_function_surrogate(square, q, None, 4, baseline=math.nan)
+    with pytest.raises(ValueError, match="Gaussian only"):
+        measure_valued_surrogate(square, torch.distributions.Gamma(1.0, 1.0), None, 4)
+    with pytest.raises(ValueError, match="scale"):
+        pathwise_surrogate(square, reparam.NORMAL, {"loc": 0.0, "scale": -1.0}, 4)
+    with pytest.raises(ValueError, match="lacks: nope"):
+        surrogate_from_gradients({"loc": torch.zeros(2)}, {"nope": torch.zeros(3, 2)})
+    with pytest.raises(ValueError, match=r"shape \(N, \*\(2,\)\)"):
+        surrogate_from_gradients({"loc": torch.zeros(2)}, {"loc": torch.zeros(3, 4)})
