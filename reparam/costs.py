@@ -116,7 +116,10 @@ def exp_quadratic_cost(k: float = 1.0) -> GaussianTestCost:
 
 
 def cosine_cost(k: float = 1.0) -> GaussianTestCost:
-    """f(z) = cos(k z) (k finite), with E[f] = cos(k μ) exp(−k² σ² / 2). Lipschitz constant |k|."""
+    """f(z) = cos(k z) (k finite), with E[f] = cos(k μ) exp(−k² σ² / 2).
+
+    Its Lipschitz constant is abs(k).
+    """
     k = check_real(k, "k")
     return GaussianTestCost(
         name=f"cosine(k={k:g})",

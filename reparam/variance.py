@@ -8,12 +8,12 @@ variance are one- or two-dimensional integrals. We compute them deterministicall
 Why not Gauss–Hermite? The measure-valued estimators integrate against the Weibull and
 double-sided Maxwell densities, which have kinks or vanish at 0, and the squared
 estimators of cos(kx) oscillate with frequency up to 2k σ. So every integral here is a
-*composite Gauss–Legendre* rule: the real line is truncated to |u| <= 12 standard
+*composite Gauss–Legendre* rule: the real line is truncated to abs(u) <= 12 standard
 deviations (the neglected Gaussian mass is below 1e-32) and cut into panels of width 1/4
 with 16 nodes each; panel edges sit at 0, where the kinks are. The rule integrates
 polynomials of degree 31 exactly on every panel. The two-dimensional integral of the
 measure-valued scale estimator (double-sided Maxwell × uniform) uses the product of a
-coarser rule (|u| <= 10, panels of width 1/2) and a composite rule on [0, 1] (panels of
+coarser rule (abs(u) <= 10, panels of width 1/2) and a composite rule on [0, 1] (panels of
 width 1/8). Against ``scipy.integrate.quad``/``dblquad`` the moments agree to relative
 1e-8 (1e-7 in two dimensions) for the three costs of section 3 over their whole k ranges
 (tests/test_variance.py).

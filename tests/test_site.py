@@ -12,6 +12,7 @@ in which case it fails.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -247,6 +248,9 @@ def views(site: Path, server: str) -> list[rv.PageResult]:
         chromium,
         screenshots=Path(screenshots) if screenshots else None,
         base_url=server,
+        # Two browsers share the pages: CI has two cores, and the other pytest worker is
+        # done with the notebooks before this pass ends.
+        workers=min(2, os.cpu_count() or 1),
     )
 
 
@@ -434,3 +438,28 @@ def test_code_colours_have_contrast(site: Path, server: str) -> None:
             low = [t for t in report["tokens"] if t["ratio"] < 4.5]
             assert not low, f"{mode} mode, background {report['background']}: {low}"
         browser.close()
+
+
+def test_chapters_link_to_the_api_reference(site: Path) -> None:
+    """Each chapter's inline ``reparam.…`` names link to existing entries of book/api.html."""
+    api = (site / "book" / "api.html").read_text(encoding="utf-8")
+    anchors = set(re.findall(r'id="([^"]+)"', api))
+    for chapter in sorted((ROOT / "book").glob("*.ipynb")):
+        page = (site / "book" / f"{chapter.stem}.html").read_text(encoding="utf-8")
+        targets = re.findall(r'<a class="api-link[^"]*" href="api\.html#([^"]+)"', page)
+        assert targets, f"{chapter.stem} links to no entry of the API reference"
+        missing = sorted(set(targets) - anchors)
+        assert not missing, f"{chapter.stem} links to missing API entries: {missing}"
+
+
+def test_no_problematic_markup(site: Path) -> None:
+    """No reStructuredText left unparsed (docutils marks it "problematic", often silently):
+    for example ``|x|`` in a docstring read as an undefined substitution."""
+    found = [
+        f"{page.relative_to(site)}: {match}"
+        for page in html_pages(site)
+        for match in re.findall(
+            r'class="problematic"[^>]*>([^<]*)', page.read_text(encoding="utf-8")
+        )
+    ]
+    assert not found, "\n".join(found)

@@ -42,3 +42,19 @@ def test_readme_lists_every_chapter() -> None:
         for chapter in part["chapters"]:
             stem = Path(chapter["file"]).name
             assert stem in readme, f"README's chapter list does not mention {chapter['file']}"
+
+
+def test_readme_examples_run() -> None:
+    """Every Python block of the README runs as written (in a fresh interpreter)."""
+    import re
+    import subprocess
+    import sys
+
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.DOTALL)
+    assert len(blocks) >= 2
+    for block in blocks:
+        result = subprocess.run(
+            [sys.executable, "-c", block], capture_output=True, text=True, cwd=ROOT, check=False
+        )
+        assert result.returncode == 0, f"README example failed:\n{block}\n{result.stderr}"

@@ -648,8 +648,13 @@ def inspect_site(
     screenshots: Path | None = None,
     axe: bool = True,
     base_url: str | None = None,
+    workers: int = 1,
 ) -> list[PageResult]:
-    """Inspect every page of ``site`` at every width (served at ``base_url``, or here)."""
+    """Inspect every page of ``site`` at every width (served at ``base_url``, or here).
+
+    With ``workers > 1`` the pages are shared among that many processes, each with its own
+    browser (the checks are independent per page; the results come back in page order).
+    """
     from playwright.sync_api import sync_playwright
 
     pages = pages if pages is not None else site_pages(site)
@@ -657,6 +662,25 @@ def inspect_site(
     with contextlib.ExitStack() as stack:
         if base_url is None:
             base_url = stack.enter_context(serve(site))
+        if workers > 1 and len(pages) > 1:
+            import concurrent.futures
+            import multiprocessing
+
+            # Largest pages first, dealt out in turn, so the processes finish together.
+            by_size = sorted(pages, key=lambda p: -(site / p).stat().st_size)
+            shares = [by_size[i::workers] for i in range(workers)]
+            context = multiprocessing.get_context("spawn")
+            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+                futures = [
+                    pool.submit(
+                        inspect_site, site, chromium, share, widths, screenshots, axe, base_url
+                    )
+                    for share in shares
+                    if share
+                ]
+                found = [r for future in futures for r in future.result()]
+            order = {page: i for i, page in enumerate(pages)}
+            return sorted(found, key=lambda r: (order[r.page], r.width != WIDTHS[widths[0]]))
         playwright = stack.enter_context(sync_playwright())
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:

@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--screenshots", type=Path, default=None, help="folder for PNGs")
     parser.add_argument("--title", default="Reader view", help="heading of the table")
     parser.add_argument("--pages", nargs="*", help="only these pages (e.g. book/history.html)")
+    parser.add_argument("--workers", type=int, default=2, help="browser processes (default 2)")
     args = parser.parse_args(argv)
     chromium = rv.find_chromium()
     if chromium is None:
@@ -118,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
             print("building the book from its stored outputs ...", flush=True)
             site, _ = rv.build_site(Path(scratch))
         start = time.perf_counter()
-        results = rv.inspect_site(site, chromium, args.pages, screenshots=args.screenshots)
+        results = rv.inspect_site(
+            site, chromium, args.pages, screenshots=args.screenshots, workers=args.workers
+        )
         seconds = time.perf_counter() - start
     lines = [*table(results, args.title), "", *details(results)]
     text = "\n".join(lines) + "\n"

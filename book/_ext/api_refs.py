@@ -11,6 +11,10 @@ Two kinds of names in them have no target in this book:
   book is built. They are shown as code, without a link.
 
 Anything else that does not resolve still fails the strict build (``-n``).
+
+The chapters name the package's functions as inline code (``reparam.summarize``) so that the
+notebooks read the same in plain Jupyter; :func:`link_inline_code` turns every such name that
+the reference documents into a link to its entry.
 """
 
 from __future__ import annotations
@@ -90,6 +94,29 @@ def resolve(
     return None
 
 
+def link_inline_code(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    """Inline code naming a documented ``reparam`` object becomes a link to its entry."""
+    if app.builder.format != "html":
+        return
+    objects = app.env.get_domain("py").objects  # type: ignore[attr-defined]
+    for literal in list(doctree.findall(nodes.literal)):
+        if isinstance(literal.parent, nodes.reference) or "xref" in literal.get("classes", []):
+            continue
+        text = literal.astext()
+        name = text.removesuffix("()")
+        if not name.startswith("reparam.") or " " in name:
+            continue
+        canonical = _canonical(name, None) or name
+        entry = objects.get(canonical)
+        if entry is None:
+            continue
+        uri = app.builder.get_relative_uri(docname, entry.docname) + "#" + entry.node_id
+        reference = nodes.reference("", "", internal=True, refuri=uri, classes=["api-link"])
+        reference += literal.deepcopy()
+        literal.replace_self(reference)
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("missing-reference", resolve)
+    app.connect("doctree-resolved", link_inline_code)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

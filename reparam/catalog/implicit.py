@@ -349,7 +349,7 @@ def temme_coefficients(orders: int = _ORDERS, degree: int = _DEGREE) -> Tensor:
     Stirling coefficient g_k is whatever makes c_k analytic at l = 0. Everything is computed
     here in exact rational arithmetic (power series in l; about 0.2 s, once), returned as a
     float64 tensor of shape ``(orders + 1, degree)``. The series in l converge for
-    |l| < 2π (the nearest singularities are at l = ±2πi).
+    abs(l) < 2π (the nearest singularities are at l = ±2πi).
     """
     n = degree + 2 * orders + 3
     e1 = [Fraction(1, math.factorial(j + 1)) for j in range(n)]  # (e^l − 1)/l
@@ -431,11 +431,11 @@ def _horner(coefficients: Tensor, x: Tensor) -> Tensor:
 
 
 def _temme_grad(a: Tensor, lr: Tensor, tol: float) -> Tensor:
-    """(Γ*(a)/a) Σ_k B_k(l) a^{−k} at l = ``lr``, for a ≥ 8 (small tensor) and |l| ≤ 2.5.
+    """(Γ*(a)/a) Σ_k B_k(l) a^{−k} at l = ``lr``, for a ≥ 8 (small tensor) and abs(l) ≤ 2.5.
 
     B_0 = l/(e^l − 1) is evaluated exactly, the rest as one polynomial in l whose
     coefficients Σ_k B_kj a^{−k} are computed per distinct a; its degree is the smallest whose
-    tail bound (from the table and the largest |l|) is below ``tol`` relative to B_0 ≥ 0.2.
+    tail bound (from the table and the largest abs(l)) is below ``tol`` relative to B_0 ≥ 0.2.
     """
     table = temme_coefficients()
     low, high = torch.aminmax(lr) if lr.numel() else (lr.new_zeros(()), lr.new_zeros(()))
