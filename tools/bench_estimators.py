@@ -31,25 +31,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from paired_timing import bare_rsample_backward as _bare
 from paired_timing import paired
 
 import reparam
 from reparam.estimators import pathwise_gradient
 
 BUDGET = 1.2
-
-
-def _bare(num_samples: int) -> Callable[[], None]:
-    loc = torch.tensor(1.0, requires_grad=True)
-    scale = torch.tensor(1.5, requires_grad=True)
-
-    def run() -> None:
-        loc.grad = None
-        scale.grad = None
-        z = torch.distributions.Normal(loc, scale).rsample((num_samples,))
-        torch.cos(z).mean().backward()
-
-    return run
 
 
 def _ours(num_samples: int) -> Callable[[], None]:

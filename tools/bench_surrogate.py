@@ -29,25 +29,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from paired_timing import bare_rsample_backward as _bare
 from paired_timing import paired
 
 import reparam
 from reparam.surrogate import pathwise_surrogate
 
 BUDGET = 1.05
-
-
-def _bare(num_samples: int) -> Callable[[], None]:
-    loc = torch.tensor(1.0, requires_grad=True)
-    scale = torch.tensor(1.5, requires_grad=True)
-
-    def run() -> None:
-        loc.grad = None
-        scale.grad = None
-        z = torch.distributions.Normal(loc, scale).rsample((num_samples,))
-        torch.cos(z).mean().backward()
-
-    return run
 
 
 def _ours(num_samples: int, torch_input: bool) -> Callable[[], None]:

@@ -11,6 +11,8 @@ import statistics
 import time
 from collections.abc import Callable
 
+import torch
+
 
 def time_per_call(run: Callable[[], object], inner: int) -> float:
     """Seconds per call of ``run``, averaged over ``inner`` calls."""
@@ -38,3 +40,21 @@ def paired(
         cand_times.append(t_cand)
         ratios.append(t_cand / t_ref)
     return statistics.median(ref_times), statistics.median(cand_times), statistics.median(ratios)
+
+
+def bare_rsample_backward(num_samples: int) -> Callable[[], None]:
+    """The reference of the estimator benchmarks: the cheapest pathwise gradient torch offers.
+
+    ``torch.distributions.Normal(loc, scale).rsample((N,))``, the cost cos(z), its mean, and
+    ``backward()`` to the scalars μ and σ.
+    """
+    loc = torch.tensor(1.0, requires_grad=True)
+    scale = torch.tensor(1.5, requires_grad=True)
+
+    def run() -> None:
+        loc.grad = None
+        scale.grad = None
+        z = torch.distributions.Normal(loc, scale).rsample((num_samples,))
+        torch.cos(z).mean().backward()
+
+    return run
