@@ -114,14 +114,14 @@ def marsaglia_tsang_log(alpha: Tensor, generator: torch.Generator | None = None)
     much as float32 ones), in float64 otherwise; d, c and log d are computed once per distinct
     α in float64 and rounded. In float32 the rounding error of the test's right-hand side is
     about 1e-7·√d on average and unbiased (6e-6 at α = 10⁴), a relative change of the accepted
-    density far below what 100 000 draws can detect. Returns that dtype on the generator's
-    device.
+    density far below what 100 000 draws can detect. Returns that dtype on ``alpha``'s
+    device (the noise is drawn on the generator's device and moved there).
     """
     shape = alpha.shape
     dtype = torch.float32 if alpha.dtype == torch.float32 else torch.float64
     a = _compact_shape(alpha, shape)  # float64, as few entries as broadcast allows
     if a.numel() == 0:
-        return torch.empty(shape, dtype=dtype)
+        return torch.empty(shape, dtype=dtype, device=alpha.device)
     if not bool(((a >= 1) & (a < math.inf)).all()):
         raise ValueError(
             f"alpha must be finite and at least 1 for Marsaglia–Tsang, got {a.min().item():g}"
@@ -133,8 +133,8 @@ def marsaglia_tsang_log(alpha: Tensor, generator: torch.Generator | None = None)
         d, c, log_d = (t.expand(shape).reshape(-1) for t in (d, c, log_d))
     else:
         d, c, log_d = d.reshape(()), c.reshape(()), log_d.reshape(())
-    one, tiny = torch.ones((), dtype=dtype), torch.finfo(dtype).tiny
-    out = torch.empty(0, dtype=dtype)
+    one, tiny = torch.ones((), dtype=dtype, device=a.device), torch.finfo(dtype).tiny
+    out = torch.empty(0, dtype=dtype, device=a.device)
     pending: Tensor | None = None  # None: every entry (first round, no indexing)
     for _ in range(_MAX_ROUNDS):
         count = total if pending is None else pending.numel()
@@ -149,8 +149,8 @@ def marsaglia_tsang_log(alpha: Tensor, generator: torch.Generator | None = None)
                 log_d[pending],
             )
         )
-        x = standard_normal((count,), generator=generator, dtype=dtype)
-        u = uniform_open((count,), generator=generator, dtype=dtype)
+        x = standard_normal((count,), generator=generator, dtype=dtype, device=a.device)
+        u = uniform_open((count,), generator=generator, dtype=dtype, device=a.device)
         v = torch.addcmul(one, cc, x).pow_(3)
         log_v = torch.clamp_min(v, tiny).log_()
         accept = v > 0
@@ -437,12 +437,12 @@ def _temme_grad(a: Tensor, lr: Tensor, tol: float) -> Tensor:
     coefficients Σ_k B_kj a^{−k} are computed per distinct a; its degree is the smallest whose
     tail bound (from the table and the largest abs(l)) is below ``tol`` relative to B_0 ≥ 0.2.
     """
-    table = temme_coefficients()
+    table = temme_coefficients().to(a.device)
     low, high = torch.aminmax(lr) if lr.numel() else (lr.new_zeros(()), lr.new_zeros(()))
     span = max(-float(low), float(high))
-    orders = torch.arange(1.0, len(table), dtype=torch.float64)
+    orders = torch.arange(1.0, len(table), dtype=torch.float64, device=a.device)
     bound = (table[1:].abs() * float(a.amin()) ** -orders[:, None]).sum(0)
-    bound = bound * span ** torch.arange(table.shape[1], dtype=torch.float64)
+    bound = bound * span ** torch.arange(table.shape[1], dtype=torch.float64, device=a.device)
     degree = min(max(int((bound.flip(0).cumsum(0) > 0.2 * tol).sum()) + 1, 2), table.shape[1])
     scale = torch.exp(_log_gamma_star(a)) / a
     coefficients = scale.unsqueeze(-1) * (a.unsqueeze(-1) ** -orders @ table[1:, :degree])
@@ -468,7 +468,7 @@ def _shifted_temme_grad(a: Tensor, shift: Tensor, lr: Tensor, tol: float) -> Ten
     steps = int(shift.amax())
     if steps == 0:
         return g
-    index = torch.arange(steps, dtype=torch.float64)
+    index = torch.arange(steps, dtype=torch.float64, device=a.device)
     inv = (a.unsqueeze(-1) + index).reciprocal()
     active = index < shift.unsqueeze(-1)
     t = torch.cumprod(torch.where(active, inv, 0.0), dim=-1)  # 1/(a(a+1)⋯(a+i)), 0 for i ≥ m
@@ -496,7 +496,7 @@ def _fixed_series_grad(a: Tensor, lx: Tensor, x_max: float, tol: float) -> Tenso
     while ratio * (1.0 + terms) > tol * 1e-2 and terms < _MAX_TERMS:
         ratio *= x_max / (a_min + terms)
         terms += 1
-    inv = (a.unsqueeze(-1) + torch.arange(terms, dtype=torch.float64)).reciprocal()
+    inv = (a.unsqueeze(-1) + torch.arange(terms, dtype=torch.float64, device=a.device)).reciprocal()
     c = torch.cumprod(inv, dim=-1)
     dc = -c * torch.cumsum(inv, dim=-1)
     x = lx.exp()
@@ -542,7 +542,7 @@ def log_gamma_alpha_grad(
     lx = log_x.detach().to(torch.float64).expand(shape)
     if 1 < a.numel() <= _FEW_SHAPES:
         # a few shapes (Beta, F, Dirichlet): one at a time
-        out = torch.empty(shape, dtype=torch.float64)
+        out = torch.empty(shape, dtype=torch.float64, device=a.device)
         positions = itertools.product(*(range(size) for size in a.shape))
         for position in positions:
             sizes = zip(a.shape, position, strict=True)
@@ -574,7 +574,7 @@ def _grad_for(a: Tensor, lx: Tensor, tol: float) -> Tensor:
     far = lr > upper
     any_below, any_far = bool(below.any()), bool(far.any())
     if bool((below | far).all()):
-        out = torch.empty(shape, dtype=torch.float64)
+        out = torch.empty(shape, dtype=torch.float64, device=a.device)
     else:  # Temme everywhere (clamped into the window); the other regions overwrite their entries
         torch.minimum(torch.maximum(lr, lower, out=lr), upper, out=lr)
         out = _shifted_temme_grad(a, shift, lr, tol)

@@ -1,0 +1,91 @@
+"""Every tensor the package creates follows its inputs' device (issue #12).
+
+CPU-only machines cannot run a second device, so the CPU tests make torch's *default* device
+``meta`` while the inputs stay on the CPU: a tensor the package creates without naming a
+device lands on ``meta``, and mixing it with the CPU inputs raises. Where CUDA exists the
+same calls also run with CUDA inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import torch
+
+import reparam
+from reparam import catalog, estimators
+from reparam.control_variates import apply_control_variate
+from reparam.distributions import from_catalog
+from reparam.surrogate import (
+    measure_valued_surrogate,
+    pathwise_surrogate,
+    score_function_surrogate,
+)
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture
+def strict_device(request: pytest.FixtureRequest) -> Iterator[torch.device]:
+    """The inputs' device; on the CPU, torch's default device is ``meta`` meanwhile."""
+    device = torch.device(request.param)
+    if device.type == "cpu":
+        torch.set_default_device("meta")
+    try:
+        yield device
+    finally:
+        torch.set_default_device(None)
+
+
+def generator_on(device: torch.device) -> torch.Generator:
+    return torch.Generator(device=device).manual_seed(0)
+
+
+@pytest.mark.parametrize("strict_device", DEVICES, indirect=True)
+@pytest.mark.parametrize("key", list(catalog.CATALOG))
+def test_catalog_rows_follow_their_parameters(key: str, strict_device: torch.device) -> None:
+    entry = catalog.get(key)
+    params = {
+        name: value.requires_grad_(True)
+        for name, value in entry.example_params(torch.float64, device=strict_device).items()
+    }
+    z = entry.rsample(8, generator=generator_on(strict_device), **params)
+    assert z.device.type == strict_device.type
+    entry.summary(z).sum().backward()
+    entry.distribution.log_prob(z.detach(), params)
+
+    def cost(draws: torch.Tensor) -> torch.Tensor:
+        return entry.summary(draws)
+
+    grads = estimators.pathwise_gradient(
+        cost, entry.distribution, params, 4, generator=generator_on(strict_device)
+    )
+    assert all(g.device.type == strict_device.type for g in grads.values())
+    estimators.score_function_gradient(
+        cost,
+        entry.distribution,
+        params,
+        4,
+        generator=generator_on(strict_device),
+        baseline="optimal",
+    )
+    q = from_catalog(key, **params)
+    q.rsample((2,), generator=generator_on(strict_device))
+
+
+@pytest.mark.parametrize("strict_device", DEVICES, indirect=True)
+def test_estimators_surrogates_and_control_variates_follow_inputs(
+    strict_device: torch.device,
+) -> None:
+    loc = torch.tensor([0.3, -0.2], dtype=torch.float64, device=strict_device)
+    scale = torch.tensor([1.0, 2.0], dtype=torch.float64, device=strict_device)
+    params = {"loc": loc.requires_grad_(True), "scale": scale.requires_grad_(True)}
+    gen = generator_on(strict_device)
+    mv = estimators.measure_valued_gradient(torch.cos, reparam.NORMAL, params, 4, generator=gen)
+    assert all(g.device.type == strict_device.type for g in mv.values())
+    for surrogate in (pathwise_surrogate, score_function_surrogate, measure_valued_surrogate):
+        loss = surrogate(torch.cos, reparam.NORMAL, params, 4, generator=gen)
+        loss.backward()
+    corrected = apply_control_variate(mv["loc"], mv["scale"], 0.0)
+    assert corrected.device.type == strict_device.type
