@@ -58,3 +58,18 @@ def test_readme_examples_run() -> None:
             [sys.executable, "-c", block], capture_output=True, text=True, cwd=ROOT, check=False
         )
         assert result.returncode == 0, f"README example failed:\n{block}\n{result.stderr}"
+
+
+def test_test_extra_declares_what_addopts_needs() -> None:
+    """``pip install reparam[test]`` must be enough for plain ``pytest`` (issue #12)."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    extra = " ".join(project["project"]["optional-dependencies"]["test"])
+    addopts = project["tool"]["pytest"]["ini_options"]["addopts"]
+    needed = {"--dist": "pytest-xdist", "--nbval": "nbval"}
+    for option, package in needed.items():
+        if option in addopts:
+            assert package in extra, f"addopts uses {option}: the test extra needs {package}"
+    for package in ("scipy", "hypothesis", "pyyaml", "scikit-learn"):
+        assert package in extra, f"the tests import {package}: declare it in the test extra"
