@@ -453,23 +453,26 @@ def measure_valued_gradient(
         cost, distribution, params, num_samples, generator
     )
     loc, scale = checked["loc"].detach(), checked["scale"].detach()
+    # Mixed precisions promote, as torch's arithmetic does: the noise is
+    # drawn in the wider dtype; each gradient is returned in its parameter's.
+    dtype = torch.promote_types(loc.dtype, scale.dtype)
     shape = (n, *batch_shape)
     with torch.no_grad():
         uniforms = uniform(
             (3, *shape),
             generator=generator,
-            dtype=loc.dtype,
+            dtype=dtype,
             device=loc.device,
         )
         normals = standard_normal(
             (3, *shape),
             generator=generator,
-            dtype=loc.dtype,
+            dtype=dtype,
             device=loc.device,
         )
         # Weibull(√2, 2) by inversion
         weibull = torch.sqrt(-2.0 * torch.log1p(-uniforms[0]))
-        sign = torch.where(uniforms[1] < 0.5, -1.0, 1.0).to(loc.dtype)
+        sign = torch.where(uniforms[1] < 0.5, -1.0, 1.0).to(dtype)
         # double-sided Maxwell, and a N(0, 1) draw coupled with it
         maxwell = sign * normals.square().sum(0).sqrt()
         coupled_normal = uniforms[2] * maxwell
@@ -488,7 +491,8 @@ def measure_valued_gradient(
         grad_loc = (f(loc + spread) - f(loc - spread)) / (scale * _SQRT_2PI)
         at_maxwell = f(loc + scale * maxwell)
         grad_scale = (at_maxwell - f(loc + scale * coupled_normal)) / scale
+    loc_in, scale_in = checked["loc"], checked["scale"]
     return {
-        "loc": _sum_to_param(grad_loc, checked["loc"], n),
-        "scale": _sum_to_param(grad_scale, checked["scale"], n),
+        "loc": _sum_to_param(grad_loc, loc_in, n).to(loc_in.dtype),
+        "scale": _sum_to_param(grad_scale, scale_in, n).to(scale_in.dtype),
     }

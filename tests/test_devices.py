@@ -89,3 +89,30 @@ def test_estimators_surrogates_and_control_variates_follow_inputs(
         loss.backward()
     corrected = apply_control_variate(mv["loc"], mv["scale"], 0.0)
     assert corrected.device.type == strict_device.type
+
+
+def test_measure_valued_mixed_precision_promotes() -> None:
+    """float32 loc with float64 scale: noise in float64, each gradient in its parameter's dtype.
+
+    The scale gradient must then equal the all-float64 run at the same (float32-representable)
+    loc; noise drawn in float32 would be another random stream altogether.
+    """
+    loc32 = torch.tensor([0.3, -0.7], dtype=torch.float32)
+    scale64 = torch.tensor([1.1, 0.6], dtype=torch.float64)
+    mixed = estimators.measure_valued_gradient(
+        torch.cos,
+        reparam.NORMAL,
+        {"loc": loc32, "scale": scale64},
+        16,
+        generator=torch.Generator().manual_seed(3),
+    )
+    wide = estimators.measure_valued_gradient(
+        torch.cos,
+        reparam.NORMAL,
+        {"loc": loc32.double(), "scale": scale64},
+        16,
+        generator=torch.Generator().manual_seed(3),
+    )
+    assert mixed["loc"].dtype == torch.float32 and mixed["scale"].dtype == torch.float64
+    torch.testing.assert_close(mixed["scale"], wide["scale"], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(mixed["loc"], wide["loc"].float())
