@@ -15,37 +15,29 @@ Modules, one idea each:
 - :mod:`reparam.variance` — exact estimator means and variances by quadrature.
 - :mod:`reparam.gaussian_identities` — Bonnet's and Price's theorems, exact and by Monte Carlo.
 - :mod:`reparam.discrete` — Gumbel-max, Concrete / Gumbel-softmax and straight-through paths.
-- :mod:`reparam.history` — the timeline data and the bibliography checks.
-- :mod:`reparam.data` — the digits and breast-cancer data sets from scikit-learn.
 - :mod:`reparam.surrogate` — the estimators as surrogate losses for ``backward()``, taking
   a :class:`Reparameterization` or any ``torch.distributions.Distribution``.
 - :mod:`reparam.control_variates` — baselines, leave-one-out means and control variates
   with estimated coefficients.
 - :mod:`reparam.distributions` — any :class:`Reparameterization` (every catalog row) as a
   ``torch.distributions.Distribution``.
-- :mod:`reparam.vae` — a variational autoencoder and its two ELBO estimators.
-- :mod:`reparam.logistic` — Bayesian logistic regression with five gradient estimators.
-- :mod:`reparam.training` — a seeded training loop with a progress bar.
 - :mod:`reparam.catalog` — the table of standard reparameterizations, every row tested,
   and implicit reparameterization gradients for the Gamma family.
-- :mod:`reparam.plotting` — the book's figures.
+
+The book's own support code (figures, the timeline data, data loading, the training loop
+and the two worked applications) lives apart in :mod:`reparam.book`, which ``import reparam``
+does not import: the library itself needs only torch.
 """
 
 from reparam import (
     catalog,
     control_variates,
-    data,
     discrete,
     distributions,
     estimators,
     gaussian_identities,
-    history,
-    logistic,
     noise,
-    plotting,
     surrogate,
-    training,
-    vae,
     variance,
 )
 from reparam.costs import (
@@ -75,7 +67,6 @@ __all__ = [
     "constant_cost",
     "control_variates",
     "cosine_cost",
-    "data",
     "discrete",
     "distributions",
     "estimators",
@@ -83,18 +74,13 @@ __all__ = [
     "exp_quadratic_cost",
     "gauss_hermite_expectation",
     "gaussian_identities",
-    "history",
     "linear_cost",
-    "logistic",
     "noise",
     "normal_log_prob",
     "normal_rsample",
-    "plotting",
     "quadratic_cost",
     "standard_normal",
     "summarize",
     "surrogate",
-    "training",
-    "vae",
     "variance",
 ]

@@ -22,6 +22,7 @@ from reparam.reparameterization import Parameter, Reparameterization, positive, 
 __all__ = [
     "NORMAL",
     "NormalReparameterization",
+    "kl_to_standard_normal",
     "normal_cdf",
     "normal_log_prob",
     "normal_rsample",
@@ -111,3 +112,23 @@ class NormalReparameterization(Reparameterization):
 
 #: The Gaussian sampling path, shared by the estimators and the catalog.
 NORMAL = NormalReparameterization()
+
+
+def kl_to_standard_normal(loc: Tensor, scale: Tensor) -> Tensor:
+    """KL(N(loc, diag scale²) ‖ N(0, I)) in closed form, summed over the last dimension.
+
+    Kingma & Welling (2014), appendix B:
+    KL = ½ Σⱼ (μⱼ² + σⱼ² − 1 − log σⱼ²).
+
+    Args:
+        loc: means μ, finite, shape ``(*batch_shape, latent_dim)``.
+        scale: standard deviations σ > 0, finite, same shape (or broadcastable).
+
+    Returns:
+        Shape ``batch_shape``.
+    """
+    scale = as_tensor(scale, "scale")
+    loc = as_tensor(loc, "loc", like=scale)
+    check_finite_and_positive({"loc": loc}, {"scale": scale})
+    check_broadcast(loc=loc.shape, scale=scale.shape)
+    return 0.5 * (loc.square() + scale.square() - 1.0 - 2.0 * scale.log()).sum(dim=-1)

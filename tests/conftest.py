@@ -32,14 +32,14 @@ def figures_fit_the_column(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     Checked when the test closes the figure and, for figures left open, after the test:
     at most ``COLUMN_WIDTH_IN`` wide and no text under ``SMALLEST_TEXT_PT``
-    (:func:`reparam.plotting.style.figure_problems`).
+    (:func:`reparam.book.plotting.style.figure_problems`).
     """
-    if "matplotlib.pyplot" not in sys.modules and "reparam.plotting" not in sys.modules:
+    if "matplotlib.pyplot" not in sys.modules and "reparam.book.plotting" not in sys.modules:
         yield
         return
     import matplotlib.pyplot as plt
 
-    from reparam.plotting.style import figure_problems
+    from reparam.book.plotting.style import figure_problems
 
     problems: list[str] = []
     close = plt.close

@@ -577,7 +577,7 @@ def test_draws_and_gradients_are_finite(
 def test_density_figure_draws_one_labelled_panel_per_row(approaches: tuple[str, ...]) -> None:
     import matplotlib.pyplot as plt
 
-    from reparam.plotting import plot_catalog_densities
+    from reparam.book.plotting import plot_catalog_densities
 
     generator = torch.Generator().manual_seed(0)
     rows = [e for a in approaches for e in catalog.entries(a)]  # type: ignore[arg-type]
@@ -591,3 +591,13 @@ def test_density_figure_draws_one_labelled_panel_per_row(approaches: tuple[str, 
     plt.close(fig)
     with pytest.raises(ValueError, match="at least one"):
         plot_catalog_densities({})
+
+
+def test_kumaraswamy_log_density_stays_finite_next_to_one_in_float32() -> None:
+    """Within float32's eps of 1, z**a rounds to 1: log(1 - z**a) must not become -inf."""
+    a = torch.tensor(math.exp(-1.0), dtype=torch.float32)
+    z = torch.tensor([1 - 2**-24, 0.5, 1e-30], dtype=torch.float32)
+    params = {"concentration1": a, "concentration0": a}
+    ours = catalog.get("kumaraswamy").distribution.log_prob(z, params)
+    reference = torch.distributions.Kumaraswamy(a.double(), a.double()).log_prob(z.double())
+    torch.testing.assert_close(ours.double(), reference, rtol=1e-5, atol=0)

@@ -1,4 +1,4 @@
-"""Tests of reparam.data: the scikit-learn loaders, the seeded split and standardisation.
+"""Tests of reparam.book.data: the scikit-learn loaders, the seeded split and standardisation.
 
 The oracle is scikit-learn itself (the raw arrays) and NumPy statistics.
 """
@@ -13,7 +13,7 @@ import pytest
 import torch
 from sklearn import datasets
 
-from reparam import data
+from reparam.book import data
 
 
 def _gen(seed: int = 0) -> torch.Generator:

@@ -498,7 +498,7 @@ def test_discrete_figures_draw_and_label_their_axes() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from reparam.plotting import discrete as plots
+    from reparam.book.plotting import discrete as plots
 
     grid = np.linspace(0, 1, 11)
     fig = plots.plot_step_path(grid, (grid > 0.5)[None].astype(float), grid, grid, uniforms=[0.5])
@@ -529,8 +529,8 @@ def test_discrete_figures_fit_the_column() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from reparam.plotting import discrete as plots
-    from reparam.plotting.style import figure_problems
+    from reparam.book.plotting import discrete as plots
+    from reparam.book.plotting.style import figure_problems
 
     rng = np.random.default_rng(1)
     points = {tau: rng.dirichlet(np.ones(3), 30) for tau in (0.1, 0.5, 1.0, 5.0)}
@@ -558,7 +558,7 @@ def test_discrete_figures_fit_the_column() -> None:
 
 
 def test_discrete_figures_reject_bad_shapes() -> None:
-    from reparam.plotting import discrete as plots
+    from reparam.book.plotting import discrete as plots
 
     with pytest.raises(ValueError, match="at least one"):
         plots.plot_trajectories({})

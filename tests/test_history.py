@@ -13,8 +13,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
 
-from reparam import history
-from reparam.plotting.history import plot_timeline
+from reparam.book import history
+from reparam.book.plotting.history import plot_timeline
 
 ROOT = Path(__file__).resolve().parents[1]
 BIB = ROOT / "references.bib"

@@ -243,7 +243,7 @@ def test_temme_coefficients_reproduce_stirling_and_known_values() -> None:
 def test_gradient_figure_draws_one_curve_per_quantile_in_each_panel() -> None:
     import matplotlib.pyplot as plt
 
-    from reparam.plotting import plot_implicit_gradient
+    from reparam.book.plotting import plot_implicit_gradient
 
     alphas = torch.logspace(-2, 3, 6, dtype=torch.float64)
     quantiles = [0.3, 0.7]

@@ -1,4 +1,4 @@
-"""Tests of reparam.logistic: the model, the ELBO, five gradient estimators, training.
+"""Tests of reparam.book.logistic: the model, the ELBO, five gradient estimators, training.
 
 Oracles: torch.distributions.Bernoulli for the likelihood; Gauss–Hermite quadrature for the
 exact ELBO (each logit xᵢᵀw is Gaussian under q, so E_q[log p(yᵢ | xᵢ, w)] is a
@@ -15,7 +15,8 @@ import torch
 from torch import Tensor
 from torch.distributions import Bernoulli
 
-from reparam import data, gauss_hermite_expectation, logistic
+from reparam import gauss_hermite_expectation
+from reparam.book import data, logistic
 
 Z = 5.0
 F64 = torch.float64
@@ -337,7 +338,7 @@ def test_logistic_figures() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from reparam.plotting import applications
+    from reparam.book.plotting import applications
 
     steps = {"a": [0, 50, 100], "b": [0, 50, 100]}
     fig = applications.plot_logistic_training(

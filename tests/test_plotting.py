@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from reparam import plotting
+from reparam.book import plotting
 
 
 def test_palette_is_okabe_ito() -> None:

@@ -1,4 +1,4 @@
-"""Tests of reparam.vae and reparam.training.
+"""Tests of reparam.book.vae and reparam.book.training.
 
 Oracles: torch.distributions (KL divergences, Bernoulli and multivariate-normal densities),
 scipy.stats, the closed-form ELBO of the linear-Gaussian model, central finite differences
@@ -16,7 +16,7 @@ from scipy import stats
 from torch import Tensor
 from torch.distributions import Bernoulli, Independent, MultivariateNormal, Normal, kl_divergence
 
-from reparam import data, training, vae
+from reparam.book import data, training, vae
 
 Z = 5.0
 F64 = torch.float64
@@ -591,7 +591,7 @@ def test_vae_figures() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from reparam.plotting import applications
+    from reparam.book.plotting import applications
 
     fig = applications.plot_elbo_curves(
         {"a": ([0, 1, 2], [-3.0, -2.0, -1.0]), "b": ([0, 2], [-4.0, -2.0])}

@@ -298,7 +298,7 @@ def test_variance_figures() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from reparam.plotting.variance import (
+    from reparam.book.plotting.variance import (
         plot_error_by_estimator,
         plot_variance_curves,
         plot_variance_grid,
@@ -329,7 +329,7 @@ def test_computational_graph_figure() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from reparam.plotting.graphs import plot_computational_graphs
+    from reparam.book.plotting.graphs import plot_computational_graphs
 
     fig = plot_computational_graphs()
     left, right = fig.axes

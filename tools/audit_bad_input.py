@@ -5,7 +5,7 @@ Usage (from the repository root)::
     python tools/audit_bad_input.py          # the tally
     python tools/audit_bad_input.py -v       # also one line per input that is not answered well
 
-Every case calls one public function (``reparam.plotting`` excepted) with an input that is
+Every case calls one public function (``reparam.book.plotting`` excepted) with an input that is
 unusual or wrong — integer tensors, NumPy scalars and arrays, Python numbers, NaN and
 infinities, non-positive scales, values outside the support, mismatched shapes, float16,
 empty tensors, ``num_samples <= 0``, objects of the wrong type, extreme parameters for the
@@ -53,7 +53,8 @@ import torch.distributions as D
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import reparam
-from reparam import catalog, discrete, estimators, gaussian_identities, training, variance
+from reparam import catalog, discrete, estimators, gaussian_identities, variance
+from reparam.book import training
 from reparam.normal import normal_cdf
 
 F32, F64 = torch.float32, torch.float64
@@ -1250,7 +1251,7 @@ def sampler_cases() -> None:
 
 
 def application_cases() -> None:
-    from reparam import data, logistic, vae
+    from reparam.book import data, logistic, vae
 
     value(
         "kl_to_standard_normal: scale NaN",
@@ -1412,8 +1413,8 @@ def application_cases() -> None:
         lambda: data.load_digits(dtype=torch.int64, generator=gen()),
         "dtype",
     )
-    error("parse_date: an int", lambda: reparam.history.parse_date(2014), "date")  # type: ignore[arg-type]
-    error("parse_date: month 13", lambda: reparam.history.parse_date("2014-13"), "date")
+    error("parse_date: an int", lambda: reparam.book.history.parse_date(2014), "date")  # type: ignore[arg-type]
+    error("parse_date: month 13", lambda: reparam.book.history.parse_date("2014-13"), "date")
     check(
         "MovingAverage: numpy float32 decay",
         lambda: training.MovingAverage(np.float32(0.5)).update(2.0),  # type: ignore[arg-type]

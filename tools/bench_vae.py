@@ -21,7 +21,7 @@ import sys
 
 import torch
 
-from reparam import data, vae
+from reparam.book import data, vae
 
 
 def steps_per_second(

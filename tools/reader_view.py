@@ -71,9 +71,9 @@ WIDTHS = {"desktop": 1366, "phone": 390}
 HEIGHTS = {"desktop": 900, "phone": 844}
 #: A chapter's cold load, MathJax and its fonts included, in bytes.
 WEIGHT_BUDGET = 2_000_000
-#: The smallest text reparam.plotting puts in a figure (legends, annotations), in points,
+#: The smallest text reparam.book.plotting puts in a figure (legends, annotations), in points,
 #: and the smallest size, in CSS pixels, at which it is still legible on screen.
-# The smallest text in the book's figures (reparam.plotting.style.SMALLEST_TEXT_PT, enforced
+# The smallest text in the book's figures (reparam.book.plotting.style.SMALLEST_TEXT_PT, enforced
 # for every figure the tests draw by tests/conftest.py): it must show no smaller than the
 # caption text, and the PNG must carry twice the pixels it is shown at (sharp on high-density
 # screens and in the PDF).

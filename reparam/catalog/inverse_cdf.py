@@ -544,8 +544,10 @@ def kumaraswamy_path(eps: Tensor, p: Params) -> Tensor:
 def _kumaraswamy_log_prob(z: Tensor, p: Params) -> Tensor:
     a, b = p["concentration1"], p["concentration0"]
     zs = z.clamp(0, 1)
+    # 1 - z^a as -expm1(a log z): for z within float32's eps of 1, z**a rounds to 1 and
+    # log1p(-z**a) would give -inf, so the density at a draw inside (0, 1) would be +inf.
     log_density = (
-        a.log() + b.log() + torch.xlogy(a - 1, zs) + torch.special.xlog1py(b - 1, -(zs**a))
+        a.log() + b.log() + torch.xlogy(a - 1, zs) + torch.xlogy(b - 1, -torch.expm1(a * zs.log()))
     )
     return torch.where((z < 0) | (z > 1), -math.inf, log_density)
 

@@ -41,8 +41,8 @@ MODULES = {
     "reparam.variance": "variance",
     "reparam.gaussian_identities": "gaussian_identities",
     "reparam.montecarlo": "montecarlo",
-    "reparam.vae": "vae",
-    "reparam.logistic": "logistic",
+    "reparam.book.vae": "vae",
+    "reparam.book.logistic": "logistic",
 }
 
 

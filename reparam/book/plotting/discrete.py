@@ -21,7 +21,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from reparam.plotting.style import COLORS, COLUMN_WIDTH_IN, LINESTYLES, book_style
+from reparam.book.plotting.style import COLORS, COLUMN_WIDTH_IN, LINESTYLES, book_style
 
 __all__ = [
     "plot_bias_variance",

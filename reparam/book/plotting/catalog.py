@@ -18,14 +18,14 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, MaxNLocator
 from torch import Tensor
 
-from reparam.catalog import get
-from reparam.plotting.style import (
+from reparam.book.plotting.style import (
     COLORS,
     COLUMN_WIDTH_IN,
     LINESTYLES,
     SMALLEST_TEXT_PT,
     book_style,
 )
+from reparam.catalog import get
 
 __all__ = ["plot_catalog_densities", "plot_implicit_gradient"]
 

@@ -40,14 +40,13 @@ from reparam._validation import (
     as_tensor,
     check_broadcast,
     check_finite,
-    check_finite_and_positive,
     check_generator,
     check_num_samples,
     check_real,
     is_real_number,
 )
-from reparam.normal import NORMAL, normal_log_prob, standard_normal
-from reparam.training import MovingAverage, TrainingHistory, train
+from reparam.book.training import MovingAverage, TrainingHistory, train
+from reparam.normal import NORMAL, kl_to_standard_normal, normal_log_prob, standard_normal
 
 __all__ = [
     "VAE",
@@ -58,7 +57,6 @@ __all__ = [
     "bernoulli_log_likelihood",
     "elbo",
     "elbo_surrogate",
-    "kl_to_standard_normal",
     "linear_gaussian_elbo",
     "linear_gaussian_log_evidence",
     "train_vae",
@@ -72,26 +70,6 @@ Estimator = Literal["generic", "analytic_kl"]
 EncoderGradient = Literal["pathwise", "score_function"]
 
 _LOG_2PI = math.log(2 * math.pi)
-
-
-def kl_to_standard_normal(loc: Tensor, scale: Tensor) -> Tensor:
-    """KL(N(loc, diag scale²) ‖ N(0, I)) in closed form, summed over the last dimension.
-
-    Kingma & Welling (2014), appendix B:
-    KL = ½ Σⱼ (μⱼ² + σⱼ² − 1 − log σⱼ²).
-
-    Args:
-        loc: means μ, finite, shape ``(*batch_shape, latent_dim)``.
-        scale: standard deviations σ > 0, finite, same shape (or broadcastable).
-
-    Returns:
-        Shape ``batch_shape``.
-    """
-    scale = as_tensor(scale, "scale")
-    loc = as_tensor(loc, "loc", like=scale)
-    check_finite_and_positive({"loc": loc}, {"scale": scale})
-    check_broadcast(loc=loc.shape, scale=scale.shape)
-    return 0.5 * (loc.square() + scale.square() - 1.0 - 2.0 * scale.log()).sum(dim=-1)
 
 
 def bernoulli_log_likelihood(x: Tensor, logits: Tensor) -> Tensor:

@@ -1,7 +1,7 @@
 """The timeline of the reparameterization trick, and checks that keep the citations honest.
 
-Book chapter "History". The timeline lives in the package data file ``reparam/_data/timeline.csv``
-with one row per event and the columns
+Book chapter "History". The timeline lives in the package data file
+``reparam/book/_data/timeline.csv`` with one row per event and the columns
 
 - ``date``: ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD`` — the first public version of the work: the
   day where it is known, otherwise the month encoded in the arXiv identifier (``YYMM.NNNNN``),
@@ -132,7 +132,7 @@ def load_timeline(path: str | Path | None = None) -> list[TimelineEvent]:
     is checked separately, by passing the keys to :func:`validate_timeline`.
     """
     if path is None:
-        text = resources.files("reparam").joinpath("_data/timeline.csv").read_text("utf-8")
+        text = resources.files("reparam.book").joinpath("_data/timeline.csv").read_text("utf-8")
     else:
         text = Path(path).read_text("utf-8")
     reader = csv.DictReader(io.StringIO(text))

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Patch
 
-from reparam.plotting.style import COLORS, COLUMN_WIDTH_IN, book_style
+from reparam.book.plotting.style import COLORS, COLUMN_WIDTH_IN, book_style
 
 __all__ = ["plot_computational_graphs"]
 

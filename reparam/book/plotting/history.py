@@ -1,4 +1,4 @@
-"""The timeline figure of the chapter "History", drawn from ``reparam/_data/timeline.csv``."""
+"""The timeline figure of the chapter "History", drawn from ``reparam/book/_data/timeline.csv``."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from reparam.history import CATEGORIES, TimelineEvent, validate_timeline
-from reparam.plotting.style import COLORS, COLUMN_WIDTH_IN, book_style
+from reparam.book.history import CATEGORIES, TimelineEvent, validate_timeline
+from reparam.book.plotting.style import COLORS, COLUMN_WIDTH_IN, book_style
 
 __all__ = ["CATEGORY_STYLE", "plot_timeline"]
 
@@ -37,11 +37,11 @@ def plot_timeline(
 
     The decades before ``split_year`` share the upper panel; the dense years after it get
     the lower panel, on an expanded time scale. Each row is labelled with the event's
-    authors and year (:attr:`~reparam.history.TimelineEvent.author_year`); a marker whose
+    authors and year (:attr:`~reparam.book.history.TimelineEvent.author_year`); a marker whose
     month or day is known carries the date as written in the data file.
 
     Args:
-        events: the timeline, e.g. :func:`reparam.history.load_timeline`; drawn in date order.
+        events: the timeline, e.g. :func:`reparam.book.history.load_timeline`; drawn in date order.
         split_year: where the time axis breaks (a fractional year).
         width: figure width in inches (the default: the column's, margins included); the
             height grows with the number of events.

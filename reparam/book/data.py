@@ -77,7 +77,7 @@ def _sklearn_datasets() -> ModuleType:
         return importlib.import_module("sklearn.datasets")
     except ImportError as error:
         raise ImportError(
-            "reparam.data needs the package scikit-learn, which ships the digits and "
+            "reparam.book.data needs the package scikit-learn, which ships the digits and "
             "breast-cancer data sets (nothing is downloaded). Install it with "
             "`pip install scikit-learn` (it is listed in requirements.txt)."
         ) from error

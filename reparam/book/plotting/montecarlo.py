@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from reparam.plotting.style import COLORS, book_style, new_axes
+from reparam.book.plotting.style import COLORS, book_style, new_axes
 
 __all__ = ["plot_error_vs_samples", "plot_estimator_histograms"]
 

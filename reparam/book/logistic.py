@@ -18,7 +18,7 @@ one of :data:`METHODS`:
 - ``"pathwise"``: :func:`reparam.estimators.pathwise_gradient`;
 - ``"score_function"``: :func:`reparam.estimators.score_function_gradient`;
 - ``"score_function_baseline"``: the same with a moving-average baseline
-  (:class:`reparam.training.MovingAverage`, decay 0.9);
+  (:class:`reparam.book.training.MovingAverage`, decay 0.9);
 - ``"delta_method"``: the score function with the delta-method control variate
   (:func:`delta_method_gradient`);
 - ``"measure_valued"``: :func:`reparam.estimators.measure_valued_gradient`, coordinate by
@@ -35,15 +35,14 @@ import torch
 from torch import Tensor
 
 from reparam._validation import check_finite, check_generator, check_num_samples, check_real
-from reparam.data import DataSplit
+from reparam.book.data import DataSplit
+from reparam.book.training import MovingAverage, cosine_decay, train
 from reparam.estimators import (
     measure_valued_gradient,
     pathwise_gradient,
     score_function_gradient,
 )
-from reparam.normal import NORMAL, standard_normal
-from reparam.training import MovingAverage, cosine_decay, train
-from reparam.vae import kl_to_standard_normal
+from reparam.normal import NORMAL, kl_to_standard_normal, standard_normal
 
 __all__ = [
     "METHODS",
@@ -366,7 +365,7 @@ def elbo_gradient(
         generator: source of the draws.
         dataset_size: n (default B).
         baseline: the constant subtracted from f by ``"score_function_baseline"`` (e.g. a
-            :class:`reparam.training.MovingAverage` of past mean costs); ``None`` = 0.
+            :class:`reparam.book.training.MovingAverage` of past mean costs); ``None`` = 0.
 
     Returns:
         An :class:`ElboGradient` of per-sample gradients, each ``(N, D)``.
@@ -509,8 +508,8 @@ def fit(
 
     Args:
         method: one of :data:`METHODS`.
-        data: a :class:`reparam.data.DataSplit` from
-            :func:`reparam.data.load_breast_cancer` (targets in {0, 1}).
+        data: a :class:`reparam.book.data.DataSplit` from
+            :func:`reparam.book.data.load_breast_cancer` (targets in {0, 1}).
         num_steps: T.
         batch_size, num_samples, learning_rate: as above.
         baseline_decay: decay of the moving-average baseline (``score_function_baseline``).
@@ -527,7 +526,7 @@ def fit(
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     if not isinstance(data, DataSplit):
-        raise TypeError(f"data must be a reparam.data.DataSplit, got {type(data).__name__}")
+        raise TypeError(f"data must be a reparam.book.data.DataSplit, got {type(data).__name__}")
     if not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
     learning_rate = check_real(learning_rate, "learning_rate", positive=True)

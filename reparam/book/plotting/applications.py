@@ -1,7 +1,7 @@
 """Figures of the part "The trick at work": the variational autoencoder and Bayesian
 logistic regression chapters.
 
-Curves use the Okabe–Ito palette of :mod:`reparam.plotting.style` and differ by line style
+Curves use the Okabe–Ito palette of :mod:`reparam.book.plotting.style` and differ by line style
 and marker as well, so they read in greyscale. Images are drawn in grey levels (``gray_r``:
 ink is dark), which every form of colour-vision deficiency sees alike; the latent map draws
 each image as its digit, so the class is read from the glyph and not only from its colour.
@@ -20,7 +20,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
-from reparam.plotting.style import (
+from reparam.book.plotting.style import (
     COLORS,
     COLUMN_WIDTH_IN,
     LINESTYLES,

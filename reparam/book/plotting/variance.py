@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FormatStrFormatter, NullFormatter
 
-from reparam.plotting.style import COLORS, COLUMN_WIDTH_IN, book_style, new_axes
+from reparam.book.plotting.style import COLORS, COLUMN_WIDTH_IN, book_style, new_axes
 
 __all__ = [
     "ESTIMATOR_STYLES",
