@@ -1,15 +1,21 @@
-"""Argument checks shared by every public function of :mod:`reparam`.
+"""Argument checks and conversions shared by every public function of :mod:`reparam`.
 
-Each check raises with a message that names the offending parameter and the constraint it
-breaks (with the offending value), so that a practitioner who passes a bad value learns which
-one and why, instead of getting a NaN several calls later.
+The one home of input validation: every other module calls these helpers instead of writing
+its own ``raise``. Each check raises with a message of one form, ``"{name} must {constraint},
+got {value}"``, naming the offending parameter, the constraint it breaks and the offending
+value (or, for a tensor, its shape and up to three offending entries), so that a
+practitioner who passes a bad value learns which one and why, instead of getting a NaN
+several calls later. Bad values are a ``ValueError``, bad types a ``TypeError``.
 
-Conventions (those of ``torch``): Python numbers and NumPy scalars are accepted wherever a
-tensor parameter is, and take the dtype and device of the tensor they are combined with;
-integer and boolean tensors are promoted to torch's default floating dtype; NumPy arrays are
-converted with :func:`torch.as_tensor` (floating arrays keep their dtype). Complex inputs,
-strings, lists and other objects are a ``TypeError``. Counts (``num_samples``, sizes) accept
-Python and NumPy integers and 0-d integer tensors, never booleans or floats.
+Conversions follow ``torch.distributions.utils.broadcast_all`` (see :func:`as_tensors`):
+tensors keep their dtype and device, and Python and NumPy numbers become tensors of the
+dtype the tensors promote to (torch's default dtype if there is no tensor) on the first
+tensor's device. Two deliberate departures, because every parameter here is continuous:
+integer and boolean tensors are promoted to torch's default floating dtype (broadcast_all
+keeps them, and then rounds a float given alongside to an integer), and NumPy arrays are
+accepted (converted by :func:`torch.as_tensor`; floating arrays keep their dtype). Complex
+inputs, strings, lists and other objects are a ``TypeError``. Counts (``num_samples``,
+sizes) accept Python and NumPy integers and 0-d integer tensors, never booleans or floats.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,15 +31,26 @@ import torch
 from torch import Tensor
 
 
-def _floating_dtype(like: Tensor | None) -> torch.dtype:
-    if like is not None and torch.is_floating_point(like):
-        return like.dtype
-    return torch.get_default_dtype()
-
-
+# -- conversion and promotion ------------------------------------------------------------------
 def is_real_number(value: Any) -> bool:
     """True for Python and NumPy real numbers (ints and floats), False for booleans."""
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def common_dtype(*tensors: Tensor) -> torch.dtype:
+    """The floating dtype torch's type promotion gives ``tensors`` once broadcast together.
+
+    The dtype of ``torch.distributions`` arithmetic on the outputs of ``broadcast_all``:
+    ``torch.promote_types`` over the tensors (float32 with float64 gives float64, whatever
+    the shapes), integer and boolean tensors counting as torch's default dtype; torch's
+    default dtype if there is no tensor.
+    """
+    default = torch.get_default_dtype()
+    dtype: torch.dtype | None = None
+    for tensor in tensors:
+        own = tensor.dtype if tensor.is_floating_point() else default
+        dtype = own if dtype is None or dtype == own else torch.promote_types(dtype, own)
+    return default if dtype is None else dtype
 
 
 def as_tensor(value: Any, name: str, like: Tensor | None = None) -> Tensor:
@@ -44,14 +61,16 @@ def as_tensor(value: Any, name: str, like: Tensor | None = None) -> Tensor:
     tensors (and NumPy arrays) are promoted to torch's default floating dtype, because every
     parameter here is continuous; floating tensors are returned unchanged (same object, so
     gradients flow). Raises ``TypeError`` naming ``name`` for complex values and for anything
-    that is not a number, a NumPy array or a tensor.
+    that is not a number, a NumPy array or a tensor. To convert several values that are used
+    together, use :func:`as_tensors`.
     """
     if isinstance(value, Tensor):
         tensor = value
     elif is_real_number(value):
+        dtype = like.dtype if like is not None and like.is_floating_point() else None
         return torch.tensor(
             float(value),
-            dtype=_floating_dtype(like),
+            dtype=dtype or torch.get_default_dtype(),
             device=like.device if like is not None else None,
         )
     elif isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
@@ -68,28 +87,175 @@ def as_tensor(value: Any, name: str, like: Tensor | None = None) -> Tensor:
     return tensor
 
 
+def as_tensors(values: Mapping[str, Any], *, cast: bool = False) -> dict[str, Tensor]:
+    """Convert named values that are used together, promoting as ``broadcast_all`` does.
+
+    Tensors and NumPy arrays are converted by :func:`as_tensor` (floating tensors returned
+    unchanged, integer and boolean ones promoted to the default floating dtype); Python and
+    NumPy numbers become 0-d tensors of :func:`common_dtype` of those tensors (torch's
+    default dtype if there are none), on the first tensor's device. So a number next to a
+    float32 tensor is float32, next to a float64 tensor float64, and numbers alone take the
+    default dtype. Unlike ``broadcast_all``, a number is converted in the *promoted* dtype,
+    not in the first tensor's (no float32 rounding of a number used in float64 arithmetic),
+    and shapes are not broadcast (per-parameter gradients keep the parameter's shape; check
+    shapes with :func:`check_broadcast`).
+
+    With ``cast``, every tensor is also converted (``Tensor.to``, differentiable) to the
+    common dtype, for functions that compute one result from all of them.
+
+    Returns a dict with the keys of ``values``, in order; ``TypeError`` naming a key whose
+    value is not a real number, array or tensor.
+    """
+    dtype: torch.dtype | None = None
+    for value in values.values():  # the common case: floating tensors of one dtype, as given
+        if not isinstance(value, Tensor) or not value.is_floating_point():
+            break
+        if dtype is not None and value.dtype != dtype:
+            break
+        dtype = value.dtype
+    else:
+        return dict(values)
+    tensors = {
+        name: None if is_real_number(value) else as_tensor(value, name)
+        for name, value in values.items()
+    }
+    given = [t for t in tensors.values() if t is not None]
+    common = common_dtype(*given)
+    device = given[0].device if given else None
+    out: dict[str, Tensor] = {}
+    for name, tensor in tensors.items():
+        if tensor is None:
+            out[name] = torch.tensor(float(values[name]), dtype=common, device=device)
+        else:
+            out[name] = tensor.to(common) if cast else tensor
+    return out
+
+
+# -- values of tensors -------------------------------------------------------------------------
+def describe(tensor: Tensor, bad: Tensor | None = None) -> str:
+    """The value of a one-element tensor, or a tensor's shape and (up to 3 of) its bad entries.
+
+    ``bad`` is a boolean mask of the offending entries (default: not finite or not positive).
+    """
+    flat = tensor.detach().reshape(-1)
+    if flat.numel() == 1:
+        return f"{flat.item():g}"
+    mask = ~(torch.isfinite(flat) & (flat > 0)) if bad is None else bad.reshape(-1)
+    offending = flat[mask]
+    shown = offending[:3].tolist() if offending.numel() else flat[:3].tolist()
+    return f"a tensor of shape {tuple(tensor.shape)} containing {shown}"
+
+
+def check_values(
+    tensor: Tensor,
+    name: str,
+    constraint: str,
+    ok: Callable[[Tensor], Tensor],
+    ok_number: Callable[[float], bool] | None = None,
+) -> Tensor:
+    """Raise ``ValueError("{name} must {constraint}, got ...")`` unless ``ok`` holds everywhere.
+
+    ``ok`` maps the detached tensor to a boolean mask of the valid entries (its complement
+    selects the entries the message shows); ``ok_number``, if given, is the same test on a
+    Python float, used for one-element tensors (no kernels: the common case of a scalar
+    parameter costs one host read). Returns ``tensor``.
+    """
+    detached = tensor.detach()
+    if ok_number is not None and detached.numel() == 1:
+        if not ok_number(float(detached)):
+            raise ValueError(f"{name} must {constraint}, got {describe(tensor)}")
+        return tensor
+    valid = ok(detached)
+    if not bool(valid.all()):
+        raise ValueError(f"{name} must {constraint}, got {describe(tensor, ~valid)}")
+    return tensor
+
+
 def check_finite(tensor: Tensor, name: str) -> Tensor:
     """Raise ``ValueError`` if ``tensor`` holds a NaN or an infinity."""
-    if tensor.numel() == 1:  # one value (the common case): a Python check, no kernels
-        if not math.isfinite(float(tensor.detach())):
-            raise ValueError(f"{name} must be finite, got {describe(tensor)}")
-        return tensor
-    if not bool(torch.isfinite(tensor.detach()).all()):
-        raise ValueError(
-            f"{name} must be finite, got {describe(tensor, ~torch.isfinite(tensor.detach()))}"
-        )
-    return tensor
+    return check_values(tensor, name, "be finite", torch.isfinite, math.isfinite)
 
 
 def check_positive(tensor: Tensor, name: str) -> Tensor:
     """Raise ``ValueError`` unless every entry of ``tensor`` is finite and strictly positive."""
-    check_finite(tensor, name)
-    if tensor.numel() == 1:
-        if not float(tensor.detach()) > 0:
-            raise ValueError(f"{name} must be strictly positive, got {describe(tensor)}")
+    if tensor.numel() == 1 and 0 < float(tensor.detach()) < math.inf:  # the hot path: a scale
         return tensor
-    if not bool((tensor.detach() > 0).all()):
-        raise ValueError(f"{name} must be strictly positive, got {describe(tensor)}")
+    check_finite(tensor, name)
+    return check_values(tensor, name, "be strictly positive", lambda t: t > 0, lambda v: v > 0)
+
+
+def check_greater_than(tensor: Tensor, name: str, bound: float) -> Tensor:
+    """Raise ``ValueError`` unless every entry is finite and strictly greater than ``bound``."""
+    check_finite(tensor, name)
+    return check_values(
+        tensor, name, f"be greater than {bound:g}", lambda t: t > bound, lambda v: v > bound
+    )
+
+
+def check_in_interval(
+    tensor: Tensor, name: str, low: float, high: float, *, closed: bool = False
+) -> Tensor:
+    """Raise ``ValueError`` unless every entry lies in (low, high), or [low, high] if
+    ``closed``; NaN is never inside."""
+    if closed:
+        return check_values(
+            tensor,
+            name,
+            f"lie in [{low:g}, {high:g}]",
+            lambda t: (t >= low) & (t <= high),
+            lambda v: low <= v <= high,
+        )
+    return check_values(
+        tensor,
+        name,
+        f"lie strictly between {low:g} and {high:g}",
+        lambda t: (t > low) & (t < high),
+        lambda v: low < v < high,
+    )
+
+
+def check_whole(tensor: Tensor, name: str, minimum: int = 1) -> Tensor:
+    """Raise ``ValueError`` unless every entry is a whole number >= ``minimum`` (stored in a
+    floating tensor, e.g. the Erlang shape)."""
+    check_finite(tensor, name)
+    return check_values(
+        tensor,
+        name,
+        f"be a whole number >= {minimum}",
+        lambda t: (t >= minimum) & (t == t.round()),
+        lambda v: v >= minimum and v == round(v),
+    )
+
+
+_RELATIONS: dict[str, tuple[str, Callable[[Any, Any], Any]]] = {
+    ">": ("be greater than", operator.gt),
+    ">=": ("be at least", operator.ge),
+    "<=": ("be at most", operator.le),
+}
+
+
+def check_relation(
+    tensor: Tensor, name: str, relation: str, other: Tensor, other_name: str
+) -> Tensor:
+    """Raise ``ValueError`` unless ``tensor`` ``relation`` ``other`` holds entrywise
+    (``relation`` one of ``">"``, ``">="``, ``"<="``; shapes broadcast), e.g. a Uniform's
+    ``high > low``. The message names both parameters and shows the offending pairs."""
+    words, compare = _RELATIONS[relation]
+    mine, theirs = tensor.detach(), other.detach()
+    if mine.numel() == 1 and theirs.numel() == 1:  # scalars: a Python comparison
+        ok = bool(compare(float(mine), float(theirs)))
+        bad_mine, bad_theirs = describe(mine), describe(theirs)
+    else:
+        mine, theirs = torch.broadcast_tensors(mine, theirs)
+        valid = compare(mine, theirs)
+        ok = bool(valid.all())
+        if not ok:
+            bad_mine, bad_theirs = describe(mine, ~valid), describe(theirs, ~valid)
+    if not ok:
+        raise ValueError(
+            f"{name} must {words} {other_name}, got {name} = {bad_mine}, "
+            f"{other_name} = {bad_theirs}"
+        )
     return tensor
 
 
@@ -119,6 +285,7 @@ def check_finite_and_positive(
             check_positive(t, name)
 
 
+# -- shapes and kinds of tensors ----------------------------------------------------------------
 def broadcast_shapes(*shapes: torch.Size | tuple[int, ...]) -> torch.Size:
     """``torch.broadcast_shapes``, without its cost (tens of µs) in the common cases: every
     shape is ``()`` or one and the same shape. Raises ``RuntimeError`` as torch does."""
@@ -141,26 +308,58 @@ def check_broadcast(**shapes: torch.Size | tuple[int, ...]) -> torch.Size:
         ) from error
 
 
-def check_count(value: Any, name: str, minimum: int = 1) -> int:
-    """Return ``value`` as an ``int`` after checking it is a whole number >= ``minimum``.
+def check_tensor(value: Any, name: str, *, floating: bool = False) -> Tensor:
+    """``value`` after checking it is a real ``torch.Tensor`` (floating-point if ``floating``).
+
+    ``TypeError`` naming ``name`` for anything else: not a tensor, a complex tensor, or (with
+    ``floating``) an integer or boolean one. For inputs that must already be tensors (draws,
+    per-sample estimates, matrices); parameters that may be numbers go through
+    :func:`as_tensor`.
+    """
+    kind = "a floating-point torch.Tensor" if floating else "a torch.Tensor"
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{name} must be {kind}, got {type(value).__name__}")
+    if value.is_complex():
+        raise TypeError(f"{name} must be real, got a complex tensor of dtype {value.dtype}")
+    if floating and not value.is_floating_point():
+        raise TypeError(f"{name} must be {kind}, got dtype {value.dtype}")
+    return value
+
+
+def check_square(tensor: Tensor, name: str, *, batch: bool = False) -> Tensor:
+    """Raise ``ValueError`` unless ``tensor`` is a non-empty square matrix ``(d, d)``, or with
+    ``batch`` a batch of them ``(..., d, d)``."""
+    shape = tuple(tensor.shape)
+    square = len(shape) >= 2 and shape[-1] == shape[-2] and shape[-1] > 0
+    if not square or (not batch and len(shape) != 2):
+        layout = "(..., d, d)" if batch else "(d, d)"
+        raise ValueError(f"{name} must be a square matrix {layout}, got shape {shape}")
+    return tensor
+
+
+# -- Python arguments ----------------------------------------------------------------------------
+def check_count(value: Any, name: str, minimum: int = 1, maximum: int | None = None) -> int:
+    """Return ``value`` as an ``int`` after checking it is a whole number in
+    [``minimum``, ``maximum``].
 
     Accepts Python and NumPy integers and 0-d integer tensors (anything with ``__index__``),
     never booleans or floats (``TypeError``).
     """
     if type(value) is int:  # the common case, checked without the general machinery
-        if value < minimum:
-            raise ValueError(f"{name} must be at least {minimum}, got {value}")
-        return value
-    if isinstance(value, (bool, np.bool_)) or (
+        count = value
+    elif isinstance(value, (bool, np.bool_)) or (
         isinstance(value, Tensor) and value.dtype == torch.bool
     ):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    try:
-        count = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}") from None
+    else:
+        try:
+            count = operator.index(value)
+        except TypeError:
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}") from None
     if count < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {count}")
+    if maximum is not None and count > maximum:
+        raise ValueError(f"{name} must be at most {maximum}, got {count}")
     return count
 
 
@@ -197,6 +396,22 @@ def check_real(
     return number
 
 
+def check_choice(value: Any, name: str, choices: Sequence[Any]) -> Any:
+    """Return ``value`` after checking it is one of ``choices`` (``ValueError`` listing them)."""
+    if not any(type(value) is type(choice) and value == choice for choice in choices):
+        listed = ", ".join(repr(choice) for choice in choices)
+        raise ValueError(f"{name} must be one of {listed}, got {value!r}")
+    return value
+
+
+def check_instance(value: Any, name: str, kind: type | tuple[type, ...], wanted: str) -> Any:
+    """Return ``value`` after checking ``isinstance(value, kind)``; else ``TypeError("{name}
+    must be {wanted}, got {type}")``, ``wanted`` saying what is expected in words."""
+    if not isinstance(value, kind):
+        raise TypeError(f"{name} must be {wanted}, got {type(value).__name__}")
+    return value
+
+
 def check_callable(function: Any, name: str = "cost") -> Callable[..., Tensor]:
     """Raise ``TypeError`` unless ``function`` is callable."""
     if not callable(function):
@@ -217,23 +432,3 @@ def check_floating_dtype(dtype: Any, name: str = "dtype") -> torch.dtype:
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"{name} must be a floating torch.dtype, got {dtype}")
     return dtype
-
-
-def broadcast_parameters(**parameters: Tensor) -> tuple[Tensor, ...]:
-    """Broadcast named parameter tensors together, naming them if their shapes clash."""
-    check_broadcast(**{name: t.shape for name, t in parameters.items()})
-    return tuple(torch.broadcast_tensors(*parameters.values()))
-
-
-def describe(tensor: Tensor, bad: Tensor | None = None) -> str:
-    """The value of a one-element tensor, or a tensor's shape and (up to 3 of) its bad entries.
-
-    ``bad`` is a boolean mask of the offending entries (default: not finite or not positive).
-    """
-    flat = tensor.detach().reshape(-1)
-    if flat.numel() == 1:
-        return f"{flat.item():g}"
-    mask = ~(torch.isfinite(flat) & (flat > 0)) if bad is None else bad.reshape(-1)
-    offending = flat[mask]
-    shown = offending[:3].tolist() if offending.numel() else flat[:3].tolist()
-    return f"a tensor of shape {tuple(tensor.shape)} containing {shown}"

@@ -25,7 +25,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from reparam._validation import as_tensor
+from reparam._validation import as_tensor, check_finite, check_tensor
 
 __all__ = [
     "Coefficient",
@@ -39,18 +39,14 @@ Coefficient = float | Tensor | Literal["leave_one_out", "pooled"]
 
 
 def _check_samples(values: Tensor, name: str, minimum: int) -> Tensor:
-    if not isinstance(values, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(values).__name__}")
-    if not values.is_floating_point():
-        raise TypeError(f"{name} must be a floating tensor, got dtype {values.dtype}")
+    """A finite floating tensor ``(N, ...)`` of at least ``minimum`` draws."""
+    check_tensor(values, name, floating=True)
     if values.dim() == 0 or values.shape[0] < minimum:
         raise ValueError(
             f"{name} must have shape (N, ...) with N >= {minimum} draws, "
             f"got shape {tuple(values.shape)}"
         )
-    if not bool(torch.isfinite(values).all()):
-        raise ValueError(f"{name} must be finite")
-    return values
+    return check_finite(values, name)
 
 
 def leave_one_out_mean(values: Tensor) -> Tensor:
@@ -134,9 +130,7 @@ def apply_control_variate(
     estimates = _check_samples(estimates, "estimates", minimum)
     controls = _check_samples(controls, "controls", minimum)
     _check_same_shape(estimates, controls)
-    mean = as_tensor(control_mean, "control_mean", like=estimates)
-    if not bool(torch.isfinite(mean).all()):
-        raise ValueError("control_mean must be finite")
+    mean = check_finite(as_tensor(control_mean, "control_mean", like=estimates), "control_mean")
     try:
         grown = torch.broadcast_shapes(mean.shape, estimates.shape[1:]) != estimates.shape[1:]
     except RuntimeError:
@@ -154,8 +148,6 @@ def apply_control_variate(
             raise ValueError("coefficient='pooled' needs at least 2 draws")
         c = optimal_coefficient(estimates, controls)
     else:
-        c = as_tensor(coefficient, "coefficient", like=estimates)
-        if not bool(torch.isfinite(c).all()):
-            raise ValueError("coefficient must be finite")
+        c = check_finite(as_tensor(coefficient, "coefficient", like=estimates), "coefficient")
         c = c.to(device=estimates.device, dtype=estimates.dtype)
     return estimates - c * (controls - mean)

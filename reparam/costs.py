@@ -16,9 +16,10 @@ import torch
 from torch import Tensor
 
 from reparam._validation import (
-    as_tensor,
+    as_tensors,
     check_broadcast,
     check_finite_and_positive,
+    check_instance,
     check_real,
 )
 
@@ -98,9 +99,7 @@ def exp_quadratic_cost(k: float = 1.0) -> GaussianTestCost:
 
     Its Lipschitz constant is sqrt(2k / e), attained at z = ±1/sqrt(2k).
     """
-    k = check_real(k, "k")
-    if not k > 0:
-        raise ValueError(f"k must be positive, got {k:g}")
+    k = check_real(k, "k", positive=True)
 
     def expectation(loc: Tensor, scale: Tensor) -> Tensor:
         denominator = 1 + 2 * k * scale.square()
@@ -142,15 +141,14 @@ def exact_gradient(
         scale: σ > 0, finite.
 
     Returns:
-        ``(d_loc, d_scale)``, each of the broadcast shape of ``loc`` and ``scale``.
+        ``(d_loc, d_scale)``, each of the broadcast shape of ``loc`` and ``scale``, in the
+        dtype they promote to.
     """
-    if not isinstance(cost, GaussianTestCost):
-        raise TypeError(
-            "cost must be a GaussianTestCost (e.g. reparam.quadratic_cost()), "
-            f"got {type(cost).__name__}"
-        )
-    loc_t = as_tensor(loc, "loc")
-    scale_t = as_tensor(scale, "scale", like=loc_t)
+    check_instance(
+        cost, "cost", GaussianTestCost, "a GaussianTestCost (e.g. reparam.quadratic_cost())"
+    )
+    promoted = as_tensors({"loc": loc, "scale": scale}, cast=True)
+    loc_t, scale_t = promoted["loc"], promoted["scale"]
     check_finite_and_positive({"loc": loc_t}, {"scale": scale_t})
     check_broadcast(loc=loc_t.shape, scale=scale_t.shape)
     loc_t, scale_t = torch.broadcast_tensors(loc_t.detach(), scale_t.detach())

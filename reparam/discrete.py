@@ -5,8 +5,8 @@ differentiable sampling path: the Bernoulli path b = 1[u < p] is a step function
 derivative is zero almost everywhere, and the Gumbel-max path one_hot(argmax(logits + g))
 is piecewise constant in the logits. This module provides
 
-- noise: :func:`sample_uniform` (the *open* unit interval), :func:`sample_gumbel` and
-  :func:`sample_logistic`, always finite;
+- noise: :func:`sample_gumbel` and :func:`sample_logistic`, always finite, from uniforms
+  on the *open* unit interval (:func:`reparam.noise.open_uniform`);
 - exact discrete sampling: :func:`gumbel_max_sample` (Gumbel-max trick) and the
   :class:`Reparameterization` paths :data:`BERNOULLI` (step function) and
   :data:`CATEGORICAL` (Gumbel-max), whose pathwise gradient is the almost-everywhere
@@ -36,13 +36,15 @@ import torch
 from torch import Tensor
 
 from reparam._validation import (
-    as_tensor,
+    as_tensors,
     check_broadcast,
     check_finite,
     check_generator,
+    check_in_interval,
     check_num_samples,
     check_real,
-    describe,
+    check_tensor,
+    check_values,
 )
 from reparam.noise import open_uniform
 from reparam.reparameterization import Parameter, Reparameterization, open_unit_interval
@@ -67,33 +69,11 @@ __all__ = [
     "relaxed_one_hot_sample",
     "sample_gumbel",
     "sample_logistic",
-    "sample_uniform",
     "straight_through",
 ]
 
 
-# -- noise -------------------------------------------------------------------------------
-def sample_uniform(
-    shape: tuple[int, ...],
-    *,
-    generator: torch.Generator | None = None,
-    dtype: torch.dtype | None = None,
-    device: torch.device | str | None = None,
-) -> Tensor:
-    """Draw u ~ U(0, 1) on the *open* interval: log u and log(1 − u) are finite.
-
-    ``torch.rand`` returns values in [0, 1), and 0 has probability 2⁻²⁴ per float32
-    draw: not negligible over millions of draws. Exact zeros are replaced by the
-    smallest positive normal number of the dtype (and, defensively, values are kept
-    below the largest number under 1). The draw is made on the generator's device
-    and then moved to ``device``.
-
-    Returns:
-        Tensor of shape ``shape``, dtype ``dtype`` (default: torch's default dtype).
-    """
-    return open_uniform(shape, generator=generator, dtype=dtype, device=device)
-
-
+# -- noise ---------------------------------------------------------------------------------
 def sample_gumbel(
     shape: tuple[int, ...],
     *,
@@ -104,9 +84,9 @@ def sample_gumbel(
     """Draw standard Gumbel noise g = −log(−log u), u ~ U(0, 1) open; always finite.
 
     The standard Gumbel distribution has CDF exp(−e^{−g}); book section "The Gumbel-max
-    trick". Shape, dtype and device as in :func:`sample_uniform`.
+    trick". Shape, dtype and device as in :func:`reparam.noise.open_uniform`.
     """
-    u = sample_uniform(shape, generator=generator, dtype=dtype, device=device)
+    u = open_uniform(shape, generator=generator, dtype=dtype, device=device)
     return -torch.log(-torch.log(u))
 
 
@@ -121,9 +101,9 @@ def sample_logistic(
 
     The difference of two independent standard Gumbels has this distribution, which is why
     the binary Concrete needs one logistic draw instead of two Gumbels. Shape, dtype and
-    device as in :func:`sample_uniform`.
+    device as in :func:`reparam.noise.open_uniform`.
     """
-    u = sample_uniform(shape, generator=generator, dtype=dtype, device=device)
+    u = open_uniform(shape, generator=generator, dtype=dtype, device=device)
     return torch.log(u) - torch.log1p(-u)
 
 
@@ -139,10 +119,7 @@ def check_temperature(temperature: Any, name: str = "temperature") -> float:
             f"{name} must be a float (a Python or NumPy number), got a Tensor; "
             "pass float(temperature) if it is not to be learned"
         )
-    value = check_real(temperature, name, finite=False)
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be finite and strictly positive, got {value:g}")
-    return value
+    return check_real(temperature, name, positive=True)
 
 
 def _check_positional_misuse(instance: Reparameterization) -> None:
@@ -221,8 +198,7 @@ def heaviside(x: Tensor) -> Tensor:
     Returns:
         Tensor of ``x``'s shape and dtype with entries 0 or 1.
     """
-    if not isinstance(x, Tensor) or not torch.is_floating_point(x):
-        raise TypeError("x must be a floating-point torch.Tensor")
+    check_tensor(x, "x", floating=True)
     result: Tensor = _Step.apply(x)
     return result
 
@@ -237,8 +213,7 @@ def hard_one_hot(scores: Tensor) -> Tensor:
         Tensor of the same shape and dtype, one-hot along the last dimension. Its derivative
         with respect to ``scores`` is zero (the a.e. derivative of a piecewise-constant map).
     """
-    if not isinstance(scores, Tensor) or not torch.is_floating_point(scores):
-        raise TypeError("scores must be a floating-point torch.Tensor")
+    check_tensor(scores, "scores", floating=True)
     logits_vector(scores, "scores")
     result: Tensor = _HardOneHot.apply(scores)
     return result
@@ -260,14 +235,9 @@ def straight_through(hard: Tensor, soft: Tensor) -> Tensor:
     Returns:
         Tensor of the broadcast shape of ``hard`` and ``soft``.
     """
-    if not (isinstance(hard, Tensor) and isinstance(soft, Tensor)):
-        raise TypeError("hard and soft must be torch.Tensors")
-    try:
-        shape = torch.broadcast_shapes(hard.shape, soft.shape)
-    except RuntimeError as error:
-        shapes = f"{tuple(hard.shape)}, {tuple(soft.shape)}"
-        message = f"hard and soft shapes do not broadcast: {shapes}"
-        raise ValueError(message) from error
+    check_tensor(hard, "hard")
+    check_tensor(soft, "soft")
+    shape = check_broadcast(hard=hard.shape, soft=soft.shape)
     result: Tensor = _StraightThrough.apply(
         hard.detach().to(soft.dtype).expand(shape), soft.expand(shape)
     )
@@ -285,16 +255,9 @@ def bernoulli_log_prob(value: Tensor, probs: Tensor | float) -> Tensor:
     otherwise). Returns the broadcast shape, in the dtype torch's type promotion gives the
     two (a Python number takes ``value``'s floating dtype).
     """
-    value_t = as_tensor(value, "value")
-    probs_t = as_tensor(probs, "probs", like=value_t)
-    check_finite(probs_t, "probs")
-    if probs_t.numel() == 1:  # one value: a Python comparison, no kernels
-        if not 0.0 <= float(probs_t.detach()) <= 1.0:
-            raise ValueError(f"probs must lie in [0, 1], got {describe(probs_t)}")
-    else:
-        in_range = (probs_t.detach() >= 0) & (probs_t.detach() <= 1)
-        if not bool(in_range.all()):
-            raise ValueError(f"probs must lie in [0, 1], got {describe(probs_t, ~in_range)}")
+    promoted = as_tensors({"value": value, "probs": probs}, cast=True)
+    value_t, probs_t = promoted["value"], promoted["probs"]
+    check_in_interval(probs_t, "probs", 0.0, 1.0, closed=True)
     check_broadcast(value=value_t.shape, probs=probs_t.shape)
     log_p = torch.xlogy(value_t, probs_t) + torch.special.xlog1py(1 - value_t, -probs_t)
     binary = (value_t == 0) | (value_t == 1)
@@ -312,17 +275,22 @@ def categorical_log_prob(value: Tensor, logits: Tensor) -> Tensor:
     tensors are promoted to floating point. Returns shape ``(...)`` (the broadcast batch
     shape).
     """
-    value_t = as_tensor(value, "value")
-    logits_t = as_tensor(logits, "logits", like=value_t)
-    for name, t in (("value", value_t), ("logits", logits_t)):
+    promoted = as_tensors({"value": value, "logits": logits}, cast=True)
+    value_t, logits_t = promoted["value"], promoted["logits"]
+    for name, t in promoted.items():
         if t.dim() == 0:
-            raise ValueError(f"{name} must have a last dimension indexing the categories")
-    detached = logits_t.detach()
-    bad = torch.isnan(detached) | (detached == math.inf)
-    if bool(bad.any()):
-        raise ValueError(f"logits must be finite or -inf, got {describe(logits_t, bad)}")
-    if not bool(torch.isfinite(detached).any(dim=-1).all()):
-        raise ValueError("logits must have at least one finite entry along the last dimension")
+            raise ValueError(
+                f"{name} must have a last dimension indexing the categories, got a 0-d tensor"
+            )
+    check_values(
+        logits_t, "logits", "be finite or -inf", lambda t: ~torch.isnan(t) & (t < math.inf)
+    )
+    check_values(
+        logits_t,
+        "logits",
+        "have at least one finite entry along the last dimension",
+        lambda t: torch.isfinite(t).any(dim=-1, keepdim=True).expand_as(t),
+    )
     if value_t.shape[-1] != logits_t.shape[-1]:
         raise ValueError(
             f"value must have as many categories as logits along the last dimension, "
@@ -352,7 +320,7 @@ class _BernoulliFamily(Reparameterization):
     ) -> Tensor:
         probs = params["probs"]
         shape = (num_samples, *self.batch_shape(params))
-        return sample_uniform(shape, generator=generator, dtype=probs.dtype, device=probs.device)
+        return open_uniform(shape, generator=generator, dtype=probs.dtype, device=probs.device)
 
     def transform(self, eps: Tensor, params: Mapping[str, Tensor]) -> Tensor:
         raise NotImplementedError
@@ -420,8 +388,8 @@ class RelaxedBernoulli(_BernoulliFamily):
         (a draw that saturated to 0 or 1 in floating point), a ``value`` outside [0, 1] has
         log-density −inf.
         """
-        probs = self.validate(params)["probs"]
-        value = as_tensor(value, "value", like=probs)
+        promoted = as_tensors({"value": value, "probs": self.validate(params)["probs"]}, cast=True)
+        value, probs = promoted["value"], promoted["probs"]
         info = torch.finfo(value.dtype)
         y = value.clamp(min=info.tiny, max=1.0 - info.eps)
         tau = self.temperature
@@ -556,8 +524,9 @@ class RelaxedCategorical(_CategoricalFamily):
         (a negative entry, or a sum differing from 1 by more than rounding,
         max(1e-6, 64 eps)) has log-density −inf.
         """
-        logits = self.validate(params)["logits"]
-        value = as_tensor(value, "value", like=logits)
+        checked = self.validate(params)["logits"]
+        promoted = as_tensors({"value": value, "logits": checked}, cast=True)
+        value, logits = promoted["value"], promoted["logits"]
         if value.dim() == 0 or value.shape[-1] != logits.shape[-1]:
             categories = logits.shape[-1]
             raise ValueError(
@@ -678,7 +647,6 @@ def relaxed_bernoulli_sample(
     Returns:
         Tensor of shape ``(num_samples, *batch_shape)`` with values in [0, 1].
     """
-    probs = as_tensor(probs, "probs")
     return RelaxedBernoulli(temperature=check_temperature(temperature)).rsample(
         num_samples, generator=generator, probs=probs
     )

@@ -15,12 +15,21 @@ Every estimator has the signature::
   cost that already sums over the batch). The estimand is the gradient of
   ``E[sum of the cost over its non-sample dimensions]``. Each draw must be costed on its
   own: row ``n`` of the output may depend on row ``n`` of ``z`` only.
-- ``distribution``: a :class:`reparam.Reparameterization` such as :data:`reparam.NORMAL`.
+- ``distribution``: a :class:`reparam.Reparameterization` such as :data:`reparam.NORMAL`,
+  or any ``torch.distributions.Distribution`` (one with ``rsample`` for the pathwise
+  estimator, with ``log_prob`` for the score function, a ``Normal`` for the measure-valued
+  one), including the catalog rows of :func:`reparam.distributions.from_catalog`.
 - ``params``: mapping from parameter name to tensor or float, checked by
-  ``distribution.validate`` (a non-positive scale is a ``ValueError`` naming ``scale``).
+  ``distribution.validate`` (a non-positive scale is a ``ValueError`` naming ``scale``);
+  ``None`` for a torch distribution, whose parameters live in it. Its differentiable
+  parameters are those of its ``arg_constraints`` that its constructor takes and that it
+  holds as floating-point tensors (``loc`` and ``scale`` of a ``Normal``), one of each
+  alternative pair (``probs`` or ``logits``: the one it was given).
 - ``num_samples``: the number ``N >= 1`` of independent draws.
 - ``generator``: the ``torch.Generator`` all noise is drawn from (on its own device, then
-  moved to the parameters' device).
+  moved to the parameters' device). A torch distribution's sampler, which takes no
+  generator, draws from the generator's stream (torch's global random state is left as it
+  was), so ``torch.distributions.Normal`` and :data:`reparam.NORMAL` make the same draws.
 
 The result maps the name of every differentiable parameter to its ``N`` *per-sample*
 gradient estimates, a tensor of shape ``(N, *param_shape)`` with the parameter's dtype and
@@ -29,7 +38,8 @@ per-sample variance (pass them to :func:`reparam.summarize` for a standard error
 
 The per-sample gradients are computed in one backward pass: each parameter is expanded to
 ``N`` copies, row ``n`` of which feeds draw ``n`` only, so that the gradient with respect to
-the copies is the stack of the per-sample gradients.
+the copies is the stack of the per-sample gradients (a torch distribution is rebuilt at the
+copies, with batch shape ``(N, *batch_shape)``).
 
 References: Kingma & Welling (2014), section 2.4 and eq. (5); Mohamed, Rosca, Figurnov &
 Mnih (2020), the sections on the score-function, pathwise and measure-valued estimators,
@@ -38,12 +48,14 @@ and section 3 for the comparison.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
+from torch.distributions import Distribution
 
 from reparam._validation import (
     as_tensor,
@@ -52,13 +64,21 @@ from reparam._validation import (
     check_generator,
     check_num_samples,
 )
+from reparam.distributions import (
+    ReparamDistribution,
+    _differentiable_parameters,
+    _DrawingFrom,
+    _rebuild,
+    _torch_parameters,
+)
 from reparam.noise import standard_normal, uniform
-from reparam.normal import NormalReparameterization
+from reparam.normal import NORMAL, NormalReparameterization
 from reparam.reparameterization import Reparameterization
 
 __all__ = [
     "Baseline",
     "Cost",
+    "Params",
     "measure_valued_gradient",
     "pathwise_gradient",
     "score_function_gradient",
@@ -70,30 +90,210 @@ Cost = Callable[[Tensor], Tensor]
 Baseline = float | Tensor | Literal["optimal"] | None
 
 
-# -- shared helpers ------------------------------------------------------------------------
-def _prepare(
-    cost: object,
-    distribution: object,
-    params: Mapping[str, Tensor | float],
-    num_samples: object,
-    generator: object,
-) -> tuple[Cost, Reparameterization, dict[str, Tensor], int, torch.Size]:
-    """Validate the shared arguments; return them with the checked parameters."""
-    cost_fn = check_callable(cost, "cost")
-    n = check_num_samples(num_samples)
-    check_generator(generator)
+# -- the distribution: a Reparameterization with params, or a torch Distribution ------------
+#: The ``params`` argument: name -> value for a Reparameterization, None for a torch Distribution.
+Params = Mapping[str, Tensor | float] | None
+
+
+def _check_no_params(params: object) -> None:
+    if params is not None:
+        raise TypeError(
+            "params must be None when distribution is a torch.distributions.Distribution "
+            f"(its parameters live in it), got {type(params).__name__}"
+        )
+
+
+def _resolve(
+    distribution: object, params: object, *, needs: Literal["rsample", "log_prob"]
+) -> Distribution | tuple[Reparameterization, Mapping[str, Tensor | float]]:
+    """Check the ``distribution`` and ``params`` arguments: a torch distribution that has what
+    the estimator ``needs``, or a Reparameterization with its params. A catalog row wrapped as
+    a :class:`reparam.distributions.ReparamDistribution` is unwrapped: its own sampling path
+    takes the generator directly."""
+    if isinstance(distribution, ReparamDistribution):
+        _check_no_params(params)
+        return distribution.reparameterization, distribution.params
+    if isinstance(distribution, Distribution):
+        _check_no_params(params)
+        if needs == "rsample" and not distribution.has_rsample:
+            raise TypeError(
+                "distribution must have rsample for a pathwise gradient, and "
+                f"{type(distribution).__name__} has none (has_rsample is False): use the "
+                "score-function estimator"
+            )
+        if needs == "log_prob" and type(distribution).log_prob is Distribution.log_prob:
+            kind = type(distribution).__name__
+            raise TypeError(f"distribution must implement log_prob, and {kind} does not")
+        return distribution
     if not isinstance(distribution, Reparameterization):
         raise TypeError(
-            "distribution must be a reparam.Reparameterization (e.g. reparam.NORMAL), "
-            f"got {type(distribution).__name__}"
+            "distribution must be a reparam.Reparameterization (e.g. reparam.NORMAL) or a "
+            f"torch.distributions.Distribution, got {type(distribution).__name__}"
         )
     if not isinstance(params, Mapping):
         raise TypeError(f"params must be a mapping name -> value, got {type(params).__name__}")
+    return distribution, params
+
+
+def _checked(
+    distribution: Reparameterization, params: Mapping[str, Tensor | float]
+) -> tuple[dict[str, Tensor], torch.Size]:
+    """``distribution.validate(params)`` and the batch shape (the Gaussian: one fused check)."""
     fast = _fast_normal_params(distribution, params)
     if fast is not None:
-        return cost_fn, distribution, fast[0], n, fast[1]
+        return fast
     checked = distribution.validate(params)
-    return cost_fn, distribution, checked, n, distribution.batch_shape(checked)
+    return checked, distribution.batch_shape(checked)
+
+
+#: Parameter values replacing a distribution's own (per-draw copies), or None: its own.
+_Inputs = Mapping[str, Tensor] | None
+
+
+class _ReparamTarget:
+    """A Reparameterization at checked parameters, as the estimators use it.
+
+    ``inputs`` (below) replaces the parameters, e.g. by per-draw copies of shape
+    ``(N, ...)``; ``None`` keeps the parameters, with their autograd history.
+    """
+
+    def __init__(
+        self,
+        distribution: Reparameterization,
+        values: dict[str, Tensor],
+        batch_shape: torch.Size,
+    ) -> None:
+        self.distribution = distribution
+        self.values = values
+        self.batch_shape = batch_shape
+        self.event_dims = {
+            p.name: p.event_dims for p in distribution.parameters if p.differentiable
+        }
+
+    def rsample(
+        self, num_samples: int, generator: torch.Generator | None, inputs: _Inputs = None
+    ) -> Tensor:
+        """Draws ``(N, *batch_shape, *event_shape)`` along the path g(ε; θ)."""
+        eps = _sample_base(self.distribution, num_samples, self.values, self.batch_shape, generator)
+        return self.distribution.transform(eps, self.values if inputs is None else inputs)
+
+    def sample(self, num_samples: int, generator: torch.Generator | None) -> Tensor:
+        """Draws without autograd history."""
+        detached = {name: value.detach() for name, value in self.values.items()}
+        with torch.no_grad():
+            eps = _sample_base(
+                self.distribution, num_samples, detached, self.batch_shape, generator
+            )
+            return self.distribution.transform(eps, detached)
+
+    def log_prob(self, value: Tensor, inputs: _Inputs = None) -> Tensor:
+        return self.distribution.log_prob(value, self.values if inputs is None else inputs)
+
+
+class _TorchTarget:
+    """A ``torch.distributions.Distribution``, as the estimators use it: the same methods as
+    :class:`_ReparamTarget`, drawing from ``generator`` through ``_DrawingFrom``; ``inputs``
+    rebuilds the distribution at those parameter values."""
+
+    def __init__(self, distribution: Distribution) -> None:
+        self.distribution = distribution
+        self.batch_shape = distribution.batch_shape
+
+    @functools.cached_property
+    def values(self) -> dict[str, Any]:
+        """The parameters (those of ``arg_constraints`` the constructor takes)."""
+        return _torch_parameters(self.distribution)
+
+    @functools.cached_property
+    def event_dims(self) -> dict[str, int]:
+        """The differentiable parameters (floating, continuous) and their event dimensions."""
+        found = _differentiable_parameters(self.distribution)
+        if not found:
+            raise TypeError(
+                f"distribution {type(self.distribution).__name__} has no floating-point "
+                "parameter in arg_constraints for a per-sample gradient (a mixture or a "
+                "TransformedDistribution, say): the surrogates of reparam.surrogate take it"
+            )
+        return found
+
+    def _at(self, inputs: Mapping[str, Tensor], num_samples: int) -> Distribution:
+        """The distribution with its parameters replaced by per-draw copies."""
+        detached = {k: v.detach() if isinstance(v, Tensor) else v for k, v in self.values.items()}
+        rebuilt = _rebuild(self.distribution, {**detached, **inputs})
+        if rebuilt.batch_shape != (num_samples, *self.batch_shape):
+            kind = type(self.distribution).__name__
+            raise TypeError(
+                f"distribution {kind} did not rebuild with one parameter copy per draw (batch "
+                f"shape {tuple(rebuilt.batch_shape)}): its per-sample gradients are not "
+                "available; the surrogates of reparam.surrogate still take it"
+            )
+        return rebuilt
+
+    def rsample(
+        self, num_samples: int, generator: torch.Generator | None, inputs: _Inputs = None
+    ) -> Tensor:
+        distribution = self.distribution
+        if inputs is not None:
+            rebuilt = self._at(inputs, num_samples)
+            with _DrawingFrom(generator, distribution):
+                return rebuilt.rsample()
+        if generator is None:  # torch's global stream, as torch itself draws
+            return distribution.rsample((num_samples,))
+        if type(distribution) is torch.distributions.Normal:
+            loc, scale = distribution.loc, distribution.scale
+            if loc.device == generator.device:
+                # Normal.rsample's own arithmetic with the generator passed in, rather than
+                # swapped in for torch's default: the same draws, without the swap's cost.
+                # (torch.randn as reparam.noise.standard_normal calls it, its checks done)
+                shape = (num_samples, *self.batch_shape)
+                eps = torch.randn(shape, generator=generator, dtype=loc.dtype, device=loc.device)
+                return loc + eps * scale
+        with _DrawingFrom(generator, distribution):
+            return distribution.rsample((num_samples,))
+
+    def sample(self, num_samples: int, generator: torch.Generator | None) -> Tensor:
+        with _DrawingFrom(generator, self.distribution), torch.no_grad():
+            return self.distribution.sample((num_samples,))
+
+    def log_prob(self, value: Tensor, inputs: _Inputs = None) -> Tensor:
+        if inputs is None:
+            return self.distribution.log_prob(value)
+        return self._at(inputs, value.shape[0]).log_prob(value)
+
+
+_Target = _ReparamTarget | _TorchTarget
+
+
+def _target(
+    distribution: object, params: object, *, needs: Literal["rsample", "log_prob"]
+) -> _Target:
+    """The checked distribution and parameters, whichever form they come in."""
+    resolved = _resolve(distribution, params, needs=needs)
+    if isinstance(resolved, Distribution):
+        return _TorchTarget(resolved)
+    reparameterization, given = resolved
+    if isinstance(distribution, ReparamDistribution):  # checked on construction
+        return _ReparamTarget(
+            reparameterization, dict(distribution.params), distribution.batch_shape
+        )
+    return _ReparamTarget(reparameterization, *_checked(reparameterization, given))
+
+
+def _prepare(
+    cost: object,
+    distribution: object,
+    params: object,
+    num_samples: object,
+    generator: object,
+    *,
+    needs: Literal["rsample", "log_prob"] = "rsample",
+) -> tuple[Cost, int, _Target]:
+    """Validate the shared arguments; return the cost, N and the checked distribution (a
+    torch distribution must have what the estimator ``needs``)."""
+    cost_fn = check_callable(cost, "cost")
+    n = check_num_samples(num_samples)
+    check_generator(generator)
+    return cost_fn, n, _target(distribution, params, needs=needs)
 
 
 def _fast_normal_params(
@@ -159,6 +359,8 @@ def _per_draw_cost(
     if not isinstance(out, Tensor):
         raise TypeError(f"cost must return a torch.Tensor, got {type(out).__name__}")
     expected = (num_samples, *batch_shape)
+    if out.shape == expected:  # the common case, one comparison
+        return out
     rest = out.shape[1:]
     ok = (
         out.dim() >= 1
@@ -188,11 +390,44 @@ def _sum_to_param(grad: Tensor, value: Tensor, num_samples: int) -> Tensor:
     return grad.sum_to_size(target).reshape(num_samples, *value.shape)
 
 
+def _per_draw_copies(
+    target: _Target, num_samples: int, *, per_entry: bool
+) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """Leaves to differentiate, and the parameters to evaluate the distribution at.
+
+    Each differentiable parameter becomes N copies (a stride-0 view: no copy), row n of
+    which feeds draw n only, so that the gradient with respect to the copies is the stack
+    of the per-sample gradients: leaves of shape ``(N, *param_shape)``, or, with
+    ``per_entry``, ``(N, *batch_shape, *event)`` (one copy per draw *and* per batch
+    element: one score per entry). The other parameters are passed on detached.
+    """
+    batch_shape = target.batch_shape
+    event_dims = target.event_dims
+    leaves: dict[str, Tensor] = {}
+    inputs: dict[str, Tensor] = {}
+    for name, given in target.values.items():
+        value = given.detach() if isinstance(given, Tensor) else given
+        if name not in event_dims:
+            inputs[name] = value
+            continue
+        pad = len(batch_shape) + event_dims[name] - value.dim()
+        if per_entry:
+            event = value.shape[value.dim() - event_dims[name] :]
+            aligned = value.reshape(1, *([1] * pad), *value.shape)
+            leaf = aligned.expand(num_samples, *batch_shape, *event).requires_grad_(True)
+            inputs[name] = leaf
+        else:
+            leaf = value.expand(num_samples, *value.shape).requires_grad_(True)
+            inputs[name] = leaf.view(num_samples, *([1] * pad), *value.shape) if pad else leaf
+        leaves[name] = leaf
+    return leaves, inputs
+
+
 # -- the pathwise estimator ----------------------------------------------------------------
 def pathwise_gradient(
     cost: Cost,
-    distribution: Reparameterization,
-    params: Mapping[str, Tensor | float],
+    distribution: Reparameterization | Distribution,
+    params: Params,
     num_samples: int,
     *,
     generator: torch.Generator | None = None,
@@ -207,14 +442,17 @@ def pathwise_gradient(
     gradient estimator.
 
     Works for every ``distribution`` whose ``transform`` is differentiable in
-    the parameters marked differentiable, and needs a cost differentiable in
-    z. A cost that does not depend on z (a constant) gets zero gradients.
+    the parameters marked differentiable, and for every torch distribution
+    with ``rsample``; needs a cost differentiable in z. A cost that does not
+    depend on z (a constant) gets zero gradients.
 
     Args:
         cost: f, draws ``(N, *batch_shape, *event_shape)`` -> costs
             ``(N, *S)``.
-        distribution: the sampling path g and base distribution p(ε).
-        params: parameter name -> tensor or float.
+        distribution: the sampling path g and base distribution p(ε), or a
+            ``torch.distributions.Distribution`` with ``has_rsample``.
+        params: parameter name -> tensor or float; ``None`` for a torch
+            distribution.
         num_samples: N >= 1.
         generator: source of ε.
 
@@ -222,28 +460,15 @@ def pathwise_gradient(
         name -> per-sample gradients of shape ``(N, *param_shape)``, for
         every differentiable parameter.
     """
-    cost_fn, dist, checked, n, batch_shape = _prepare(
-        cost, distribution, params, num_samples, generator
+    cost_fn, n, target = _prepare(
+        cost, distribution, params, num_samples, generator, needs="rsample"
     )
-    eps = _sample_base(dist, n, checked, batch_shape, generator)
-    inputs: dict[str, Tensor] = {}
-    leaves: dict[str, Tensor] = {}
-    for parameter in dist.parameters:
-        value = checked[parameter.name].detach()
-        if not parameter.differentiable:
-            inputs[parameter.name] = value
-            continue
-        # N copies of the parameter, one per draw (a stride-0 view: no copy).
-        leaf = value.expand(n, *value.shape).requires_grad_(True)
-        pad = len(batch_shape) + parameter.event_dims - value.dim()
-        leaves[parameter.name] = leaf
-        padded = leaf.view(n, *([1] * pad), *value.shape) if pad else leaf
-        inputs[parameter.name] = padded
+    leaves, inputs = _per_draw_copies(target, n, per_entry=False)
     with torch.enable_grad():
-        z = dist.transform(eps, inputs)
-        out = _per_draw_cost(cost_fn, z, n, batch_shape)
+        z = target.rsample(n, generator, inputs)
+        out = _per_draw_cost(cost_fn, z, n, target.batch_shape)
         # a cost that ignores z: every gradient is zero
-        if not out.requires_grad:
+        if not out.requires_grad or not leaves:
             return {k: torch.zeros_like(v) for k, v in leaves.items()}
         copies = tuple(leaves.values())
         grads = torch.autograd.grad(out.sum(), copies, allow_unused=True)
@@ -256,8 +481,8 @@ def pathwise_gradient(
 # -- the score-function estimator ----------------------------------------------------------
 def score_function_gradient(
     cost: Cost,
-    distribution: Reparameterization,
-    params: Mapping[str, Tensor | float],
+    distribution: Reparameterization | Distribution,
+    params: Params,
     num_samples: int,
     *,
     generator: torch.Generator | None = None,
@@ -300,8 +525,10 @@ def score_function_gradient(
         cost: f, draws ``(N, *batch_shape, *event_shape)`` -> costs
             ``(N, *S)``; any callable (it need not be differentiable).
         distribution: supplies ``sample_base``, ``transform`` and
-            ``log_prob``.
-        params: parameter name -> tensor or float.
+            ``log_prob``; or a ``torch.distributions.Distribution`` (its
+            ``sample`` and ``log_prob``).
+        params: parameter name -> tensor or float; ``None`` for a torch
+            distribution.
         num_samples: N >= 1 (>= 2 for ``baseline="optimal"``).
         generator: source of the draws.
         baseline: see above.
@@ -310,9 +537,10 @@ def score_function_gradient(
         name -> per-sample gradients of shape ``(N, *param_shape)``, for
         every differentiable parameter.
     """
-    cost_fn, dist, checked, n, batch_shape = _prepare(
-        cost, distribution, params, num_samples, generator
+    cost_fn, n, target = _prepare(
+        cost, distribution, params, num_samples, generator, needs="log_prob"
     )
+    batch_shape = target.batch_shape
     optimal = False
     constant: Tensor | None = None
     if isinstance(baseline, str):
@@ -324,7 +552,7 @@ def score_function_gradient(
             raise ValueError(message)
         optimal = True
     elif baseline is not None:
-        like = next(iter(checked.values()))
+        like = next(v for v in target.values.values() if isinstance(v, Tensor))
         given = as_tensor(baseline, "baseline", like=like)
         constant = check_finite(given, "baseline")
         try:
@@ -340,35 +568,21 @@ def score_function_gradient(
         missing = len(batch_shape) - constant.dim()
         constant = constant.reshape((*([1] * missing), *constant.shape))
 
-    detached = {name: value.detach() for name, value in checked.items()}
+    z = target.sample(n, generator)
     with torch.no_grad():
-        base = _sample_base(dist, n, detached, batch_shape, generator)
-        z = dist.transform(base, detached)
         f = _per_draw_cost(cost_fn, z, n, batch_shape)
-
-    inputs: dict[str, Tensor] = dict(detached)
-    leaves: dict[str, Tensor] = {}
-    for parameter in dist.parameters:
-        if not parameter.differentiable:
-            continue
-        value = detached[parameter.name]
-        event = value.shape[value.dim() - parameter.event_dims :]
-        pad = len(batch_shape) + parameter.event_dims - value.dim()
-        # One copy per draw *and* per batch element: one score per entry.
-        aligned = value.reshape(1, *([1] * pad), *value.shape)
-        leaf = aligned.expand(n, *batch_shape, *event)
-        leaves[parameter.name] = leaf.requires_grad_(True)
-        inputs[parameter.name] = leaf
+    leaves, inputs = _per_draw_copies(target, n, per_entry=True)
+    if not leaves:
+        return {}
     with torch.enable_grad():
-        log_prob = dist.log_prob(z, inputs)
+        log_prob = target.log_prob(z, inputs)
         copies = tuple(leaves.values())
-        total = log_prob.sum()
-        scores = torch.autograd.grad(total, copies, allow_unused=True)
+        scores = torch.autograd.grad(log_prob.sum(), copies, allow_unused=True)
 
     result: dict[str, Tensor] = {}
-    event_dims = {p.name: p.event_dims for p in dist.parameters}
+    event_dims = target.event_dims
     for name, score in zip(leaves, scores, strict=True):
-        value = detached[name]
+        value = target.values[name].detach()
         if score is None:
             result[name] = value.new_zeros(n, *value.shape)
             continue
@@ -396,10 +610,33 @@ def score_function_gradient(
 _SQRT_2PI = math.sqrt(2 * math.pi)
 
 
+def _gaussian(
+    distribution: object, params: object
+) -> tuple[NormalReparameterization, Mapping[str, Tensor | float]]:
+    """The Gaussian path and its parameters, from reparam.NORMAL with ``params`` or from a
+    ``torch.distributions.Normal`` (or a catalog Normal) with ``params=None``."""
+    if isinstance(distribution, ReparamDistribution):
+        _check_no_params(params)
+        wrapped = distribution
+        distribution, params = wrapped.reparameterization, wrapped.params
+    elif isinstance(distribution, torch.distributions.Normal):
+        _check_no_params(params)
+        return NORMAL, {"loc": distribution.loc, "scale": distribution.scale}
+    if not isinstance(distribution, NormalReparameterization):
+        name = getattr(distribution, "name", None) or type(distribution).__name__
+        raise TypeError(
+            "distribution must be the Gaussian for measure_valued_gradient: reparam.NORMAL "
+            f"with params loc and scale, or a torch.distributions.Normal; got {name}"
+        )
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be a mapping name -> value, got {type(params).__name__}")
+    return distribution, params
+
+
 def measure_valued_gradient(
     cost: Cost,
-    distribution: Reparameterization,
-    params: Mapping[str, Tensor | float],
+    distribution: Reparameterization | Distribution,
+    params: Params,
     num_samples: int,
     *,
     generator: torch.Generator | None = None,
@@ -433,9 +670,9 @@ def measure_valued_gradient(
 
     Args:
         cost: f, draws ``(N, *batch_shape)`` -> costs ``(N, *batch_shape)``.
-        distribution: must be the Gaussian path :data:`reparam.NORMAL`
-            (``TypeError`` otherwise).
-        params: ``{"loc": μ, "scale": σ}``.
+        distribution: the Gaussian path :data:`reparam.NORMAL`, or a
+            ``torch.distributions.Normal`` (``TypeError`` otherwise).
+        params: ``{"loc": μ, "scale": σ}``; ``None`` for a torch Normal.
         num_samples: N >= 1.
         generator: source of W, M and U.
 
@@ -443,15 +680,9 @@ def measure_valued_gradient(
         ``{"loc": (N, *loc.shape), "scale": (N, *scale.shape)}``, the
         per-sample gradients.
     """
-    if not isinstance(distribution, NormalReparameterization):
-        name = getattr(distribution, "name", type(distribution).__name__)
-        raise TypeError(
-            "distribution must be the Gaussian path reparam.NORMAL for "
-            f"measure_valued_gradient, got {name}"
-        )
-    cost_fn, _, checked, n, batch_shape = _prepare(
-        cost, distribution, params, num_samples, generator
-    )
+    gaussian, given = _gaussian(distribution, params)
+    cost_fn, n, target = _prepare(cost, gaussian, given, num_samples, generator)
+    checked, batch_shape = target.values, target.batch_shape
     loc, scale = checked["loc"].detach(), checked["scale"].detach()
     # Mixed precisions promote, as torch's arithmetic does: the noise is
     # drawn in the wider dtype; each gradient is returned in its parameter's.

@@ -34,8 +34,20 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from reparam._validation import as_tensor, check_callable, check_generator, check_num_samples
-from reparam.normal import standard_normal
+from reparam._validation import (
+    as_tensor,
+    as_tensors,
+    check_callable,
+    check_choice,
+    check_finite,
+    check_generator,
+    check_instance,
+    check_num_samples,
+    check_square,
+    check_tensor,
+    common_dtype,
+)
+from reparam.noise import standard_normal
 
 __all__ = [
     "Convention",
@@ -78,15 +90,23 @@ class MultivariateGaussianCost:
         return self.function(x)
 
 
+def _as_float_tensors(values: dict[str, object]) -> dict[str, Tensor]:
+    """``reparam._validation.as_tensors`` (``cast``: one dtype), with nested lists of
+    numbers read like numbers: in the dtype the tensors promote to, on their device."""
+    lists = {name: value for name, value in values.items() if isinstance(value, list)}
+    promoted = as_tensors({k: v for k, v in values.items() if k not in lists}, cast=True)
+    dtype = common_dtype(*promoted.values())
+    device = next(iter(promoted.values())).device if promoted else None
+    for name, value in lists.items():
+        promoted[name] = torch.tensor(value, dtype=dtype, device=device)
+    return {name: promoted[name] for name in values}
+
+
 def _square_matrix(value: Tensor | list[list[float]], name: str) -> Tensor:
-    if isinstance(value, list):
-        value = torch.tensor(value, dtype=torch.get_default_dtype())
-    matrix = as_tensor(value, name)
-    if matrix.dim() != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] == 0:
-        raise ValueError(f"{name} must be a square (d, d) matrix, got shape {tuple(matrix.shape)}")
-    if not bool(torch.isfinite(matrix).all()):
-        raise ValueError(f"{name} must be finite")
-    return matrix
+    """A finite square matrix ``(d, d)``, d >= 1 (lists read in the default dtype)."""
+    matrix = _as_float_tensors({name: value})[name]
+    check_square(matrix, name)
+    return check_finite(matrix, name)
 
 
 def quadratic_form_cost(
@@ -140,9 +160,12 @@ def exp_quadratic_form_cost(precision: Tensor | list[list[float]]) -> Multivaria
     """
     k = _square_matrix(precision, "precision")
     if not torch.allclose(k, k.mT, rtol=1e-10, atol=1e-12):
-        raise ValueError("precision must be symmetric")
-    if bool((torch.linalg.eigvalsh(k) < -1e-12 * k.abs().max().clamp_min(1.0)).any()):
-        raise ValueError("precision must be positive semi-definite")
+        raise ValueError("precision must be symmetric, got a matrix K with K != K.T")
+    smallest = float(torch.linalg.eigvalsh(k).min())
+    if smallest < -1e-12 * float(k.abs().max().clamp_min(1.0)):
+        raise ValueError(
+            f"precision must be positive semi-definite, got smallest eigenvalue {smallest:g}"
+        )
     d = k.shape[0]
 
     def function(x: Tensor) -> Tensor:
@@ -159,36 +182,34 @@ def exp_quadratic_form_cost(precision: Tensor | list[list[float]]) -> Multivaria
 
 
 def _check_convention(convention: str) -> Convention:
-    if convention not in _CONVENTIONS:
-        raise ValueError(f"convention must be 'untied' or 'tied', got {convention!r}")
-    return convention  # type: ignore[return-value]
+    return check_choice(convention, "convention", _CONVENTIONS)
 
 
 def _check_gaussian(
     loc: Tensor | list[float], cov: Tensor | list[list[float]]
 ) -> tuple[Tensor, Tensor]:
-    """Validate a mean of shape (d,) and a symmetric positive-definite covariance (d, d)."""
-    if isinstance(loc, list):
-        loc = torch.tensor(loc, dtype=torch.get_default_dtype())
-    loc_t = as_tensor(loc, "loc")
+    """Validate a mean of shape (d,) and a symmetric positive-definite covariance (d, d),
+    converted to the dtype the two promote to (lists read like numbers)."""
+    promoted = _as_float_tensors({"loc": loc, "cov": cov})
+    loc_t, cov_t = promoted["loc"], promoted["cov"]
     if loc_t.dim() != 1 or loc_t.shape[0] == 0:
         raise ValueError(f"loc must have shape (d,), got {tuple(loc_t.shape)}")
-    if not bool(torch.isfinite(loc_t.detach()).all()):
-        raise ValueError("loc must be finite")
-    if isinstance(cov, list):
-        cov = torch.tensor(cov, dtype=loc_t.dtype, device=loc_t.device)
-    cov_t = _square_matrix(cov, "cov")
+    check_finite(loc_t, "loc")
+    check_square(cov_t, "cov")
+    check_finite(cov_t, "cov")
     d = loc_t.shape[0]
     if cov_t.shape != (d, d):
         raise ValueError(f"cov must have shape ({d}, {d}) to match loc, got {tuple(cov_t.shape)}")
-    cov_t = cov_t.to(dtype=loc_t.dtype, device=loc_t.device)
+    cov_t = cov_t.to(device=loc_t.device)
     scale = cov_t.detach().abs().max().clamp_min(torch.finfo(cov_t.dtype).tiny)
     tolerance = 100 * torch.finfo(cov_t.dtype).eps * scale
     if bool(((cov_t.detach() - cov_t.detach().mT).abs() > tolerance).any()):
-        raise ValueError("cov must be symmetric")
+        raise ValueError("cov must be symmetric, got a matrix with cov != cov.T")
     _, info = torch.linalg.cholesky_ex(cov_t.detach())
     if int(info) != 0:
-        raise ValueError("cov must be positive definite")
+        raise ValueError(
+            "cov must be positive definite, got one whose Cholesky factorisation fails"
+        )
     return loc_t, cov_t
 
 
@@ -197,14 +218,7 @@ def _symmetrize(cov: Tensor) -> Tensor:
 
 
 def _check_square_batch(value: object, name: str) -> Tensor:
-    if not isinstance(value, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
-    if value.dim() < 2 or value.shape[-1] != value.shape[-2]:
-        raise ValueError(
-            f"{name} must be a square matrix or a batch of them, shape (..., d, d), "
-            f"got {tuple(value.shape)}"
-        )
-    return value
+    return check_square(check_tensor(value, name), name, batch=True)
 
 
 def tie_gradient(untied: Tensor) -> Tensor:
@@ -250,11 +264,12 @@ def exact_gaussian_gradients(
         ``(d_loc, d_cov)`` of shapes ``(d,)`` and ``(d, d)``.
     """
     convention = _check_convention(convention)
-    if not isinstance(cost, MultivariateGaussianCost):
-        raise TypeError(
-            "cost must be a MultivariateGaussianCost (e.g. quadratic_form_cost(...)), "
-            f"got {type(cost).__name__}"
-        )
+    check_instance(
+        cost,
+        "cost",
+        MultivariateGaussianCost,
+        "a MultivariateGaussianCost (e.g. quadratic_form_cost(...))",
+    )
     loc_t, cov_t = _check_gaussian(loc, cov)
     if cost.dim != loc_t.shape[0]:
         raise ValueError(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from reparam._validation import check_count, check_num_samples, check_real
+from reparam._validation import check_count, check_num_samples, check_real, check_tensor
 
 __all__ = ["MonteCarloEstimate", "summarize"]
 
@@ -62,10 +62,7 @@ def summarize(draws: Tensor, dim: int = 0) -> MonteCarloEstimate:
         With a single draw the standard error is undefined and reported as ``inf``
         rather than NaN.
     """
-    if not isinstance(draws, Tensor):
-        raise TypeError(f"draws must be a torch.Tensor, got {type(draws).__name__}")
-    if draws.is_complex():
-        raise TypeError(f"draws must be real, got a complex tensor of dtype {draws.dtype}")
+    check_tensor(draws, "draws")
     if not torch.is_floating_point(draws):
         draws = draws.to(torch.get_default_dtype())
     if draws.dim() == 0:

@@ -15,7 +15,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from reparam._validation import as_tensor, check_broadcast, check_finite_and_positive
+from reparam._validation import (
+    as_tensors,
+    check_broadcast,
+    check_finite_and_positive,
+    common_dtype,
+)
 from reparam.noise import standard_normal
 from reparam.reparameterization import Parameter, Reparameterization, positive, real
 
@@ -48,7 +53,9 @@ def normal_rsample(
 
     Returns:
         Tensor of shape ``(num_samples, *batch_shape)``, differentiable in ``loc`` and
-        ``scale``, on ``loc``'s device and with its dtype.
+        ``scale``, in the dtype they promote to (as ``torch.distributions.Normal`` would
+        give: a float with a float32 tensor is float32, float32 with float64 is float64,
+        numbers alone take the default dtype), on the device of the first tensor.
     """
     return NORMAL.rsample(num_samples, generator=generator, loc=loc, scale=scale)
 
@@ -56,11 +63,11 @@ def normal_rsample(
 def _normal_arguments(
     value: Tensor | float, loc: Tensor | float, scale: Tensor | float
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Check and convert (value, loc, scale): floating tensors, loc finite, scale > 0,
-    broadcastable shapes; ``ValueError``/``TypeError`` naming the culprit."""
-    value_t = as_tensor(value, "value")
-    loc_t = as_tensor(loc, "loc", like=value_t)
-    scale_t = as_tensor(scale, "scale", like=value_t)
+    """Check and convert (value, loc, scale): tensors of the dtype the three promote to
+    (``reparam._validation.as_tensors``), loc finite, scale > 0, broadcastable shapes;
+    ``ValueError``/``TypeError`` naming the culprit."""
+    promoted = as_tensors({"value": value, "loc": loc, "scale": scale}, cast=True)
+    value_t, loc_t, scale_t = promoted["value"], promoted["loc"], promoted["scale"]
     check_finite_and_positive({"loc": loc_t}, {"scale": scale_t})
     check_broadcast(value=value_t.shape, loc=loc_t.shape, scale=scale_t.shape)
     return value_t, loc_t, scale_t
@@ -71,9 +78,10 @@ def normal_log_prob(value: Tensor | float, loc: Tensor | float, scale: Tensor | 
 
     ``value`` may be any real tensor (integer tensors are promoted to torch's default
     floating dtype, like a Python number) and may hold ±inf (log-density −inf) or NaN (NaN);
-    ``loc`` must be finite and ``scale`` finite and strictly positive. Python and NumPy
-    numbers take ``value``'s floating dtype. Returns the broadcast shape, in the promoted
-    floating dtype of the three.
+    ``loc`` must be finite and ``scale`` finite and strictly positive. Promotion as
+    ``torch.distributions.utils.broadcast_all``: Python and NumPy numbers take the dtype the
+    tensors promote to (the default dtype if all three are numbers). Returns the broadcast
+    shape, in that promoted floating dtype.
     """
     value, loc, scale = _normal_arguments(value, loc, scale)
     standardized = (value - loc) / scale
@@ -99,9 +107,11 @@ class NormalReparameterization(Reparameterization):
     def sample_base(
         self, num_samples: int, params: Mapping[str, Tensor], generator: torch.Generator | None
     ) -> Tensor:
-        loc = params["loc"]
+        loc, scale = params["loc"], params["scale"]
         shape = (num_samples, *self.batch_shape(params))
-        return standard_normal(shape, generator=generator, dtype=loc.dtype, device=loc.device)
+        # in the promoted dtype: a float32 loc with a float64 scale gives float64 draws
+        dtype = common_dtype(loc, scale)
+        return standard_normal(shape, generator=generator, dtype=dtype, device=loc.device)
 
     def transform(self, eps: Tensor, params: Mapping[str, Tensor]) -> Tensor:
         return params["loc"] + params["scale"] * eps
@@ -127,8 +137,8 @@ def kl_to_standard_normal(loc: Tensor, scale: Tensor) -> Tensor:
     Returns:
         Shape ``batch_shape``.
     """
-    scale = as_tensor(scale, "scale")
-    loc = as_tensor(loc, "loc", like=scale)
+    promoted = as_tensors({"loc": loc, "scale": scale}, cast=True)
+    loc, scale = promoted["loc"], promoted["scale"]
     check_finite_and_positive({"loc": loc}, {"scale": scale})
     check_broadcast(loc=loc.shape, scale=scale.shape)
     return 0.5 * (loc.square() + scale.square() - 1.0 - 2.0 * scale.log()).sum(dim=-1)

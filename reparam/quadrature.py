@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from reparam._validation import (
-    as_tensor,
+    as_tensors,
     check_broadcast,
     check_callable,
     check_count,
@@ -91,12 +91,13 @@ def gauss_hermite_expectation(
         degree: number of quadrature nodes, 1 to 250 (NumPy's rule loses accuracy beyond).
 
     Returns:
-        Tensor of shape ``batch_shape`` with ``loc``'s dtype and device.
+        Tensor of shape ``batch_shape`` in the dtype ``loc`` and ``scale`` promote to (as
+        in :func:`reparam.normal_log_prob`), on the first tensor's device.
     """
     check_callable(function, "function")
     degree = _check_degree(degree)
-    loc_t = as_tensor(loc, "loc")
-    scale_t = as_tensor(scale, "scale", like=loc_t)
+    promoted = as_tensors({"loc": loc, "scale": scale}, cast=True)
+    loc_t, scale_t = promoted["loc"], promoted["scale"]
     check_finite_and_positive({"loc": loc_t}, {"scale": scale_t})
     check_broadcast(loc=loc_t.shape, scale=scale_t.shape)
     loc_t, scale_t = torch.broadcast_tensors(loc_t, scale_t)

@@ -22,13 +22,18 @@ import torch
 from torch import Tensor
 
 from reparam._validation import (
-    as_tensor,
+    as_tensors,
     broadcast_shapes,
+    check_callable,
+    check_count,
     check_finite,
     check_generator,
+    check_greater_than,
+    check_in_interval,
     check_num_samples,
+    check_positive,
     check_real,
-    describe,
+    check_whole,
 )
 
 __all__ = [
@@ -42,7 +47,9 @@ __all__ = [
     "real",
 ]
 
-#: A constraint checks a parameter tensor and raises ``ValueError`` naming it.
+#: A constraint checks a parameter tensor and raises ``ValueError`` naming it. The ones
+#: below are the checks of ``reparam._validation`` under the names the parameter tables
+#: use (and that :func:`reparam.distributions.torch_constraint` maps to torch's).
 Constraint = Callable[[Tensor, str], None]
 
 
@@ -53,33 +60,17 @@ def real(value: Tensor, name: str) -> None:
 
 def positive(value: Tensor, name: str) -> None:
     """Finite and strictly positive."""
-    check_finite(value, name)
-    if value.numel() == 1:  # one value: a Python comparison, no kernels
-        if not float(value.detach()) > 0:
-            raise ValueError(f"{name} must be strictly positive, got {_show(value)}")
-        return
-    if not bool((value.detach() > 0).all()):
-        raise ValueError(
-            f"{name} must be strictly positive, got {_show(value, value.detach() <= 0)}"
-        )
+    check_positive(value, name)
 
 
 def open_unit_interval(value: Tensor, name: str) -> None:
     """Strictly between 0 and 1."""
-    check_finite(value, name)
-    detached = value.detach()
-    inside = (detached > 0) & (detached < 1)
-    if not bool(inside.all()):
-        raise ValueError(f"{name} must lie strictly between 0 and 1, got {_show(value, ~inside)}")
+    check_in_interval(value, name, 0.0, 1.0)
 
 
 def positive_integer(value: Tensor, name: str) -> None:
     """A whole number >= 1 (stored as a floating tensor)."""
-    check_finite(value, name)
-    detached = value.detach()
-    whole = (detached >= 1) & (detached == detached.round())
-    if not bool(whole.all()):
-        raise ValueError(f"{name} must be a whole number >= 1, got {_show(value, ~whole)}")
+    check_whole(value, name, minimum=1)
 
 
 def greater_than(bound: float) -> Constraint:
@@ -87,10 +78,7 @@ def greater_than(bound: float) -> Constraint:
     bound = check_real(bound, "bound")
 
     def check(value: Tensor, name: str) -> None:
-        check_finite(value, name)
-        above = value.detach() > bound
-        if not bool(above.all()):
-            raise ValueError(f"{name} must be greater than {bound:g}, got {_show(value, ~above)}")
+        check_greater_than(value, name, bound)
 
     return check
 
@@ -116,15 +104,9 @@ class Parameter:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"name must be a non-empty str, got {self.name!r}")
-        if not callable(self.constraint):
-            raise TypeError(
-                f"constraint must be callable (value, name) -> None, "
-                f"got {type(self.constraint).__name__}"
-            )
-        if isinstance(self.event_dims, bool) or not isinstance(self.event_dims, int):
-            raise TypeError(f"event_dims must be an int, got {type(self.event_dims).__name__}")
-        if self.event_dims < 0:
-            raise ValueError(f"event_dims must be at least 0, got {self.event_dims}")
+        check_callable(self.constraint, "constraint")
+        # a NumPy or 0-d tensor integer is stored as the int it stands for
+        object.__setattr__(self, "event_dims", check_count(self.event_dims, "event_dims", 0))
 
 
 @dataclass(frozen=True)
@@ -152,8 +134,11 @@ class Reparameterization(abc.ABC):
         """Draw eps ~ p(eps) for ``num_samples`` draws at these (validated) parameters.
 
         The distribution of eps may depend on the parameters' shapes, dtype and device,
-        never on their values. Returns a tensor whose layout :meth:`transform` expects,
-        with ``num_samples`` as its first dimension.
+        never on their values. Draw it in the dtype the parameters promote to
+        (``reparam._validation.common_dtype``), on their device, so that mixed
+        precisions give draws in the wider dtype, as ``torch.distributions`` does. Returns
+        a tensor whose layout :meth:`transform` expects, with ``num_samples`` as its first
+        dimension.
         """
 
     @abc.abstractmethod
@@ -177,28 +162,27 @@ class Reparameterization(abc.ABC):
     def validate(self, params: Mapping[str, Tensor | float]) -> dict[str, Tensor]:
         """Check and convert parameters: the right names, floating tensors, constraints met.
 
-        Python and NumPy numbers become tensors of the dtype and device of the first tensor
-        given (torch's default dtype if there is none, or it is an integer tensor); integer
-        tensors are promoted to the default floating dtype. Raises ``ValueError`` (or
+        Conversion and promotion as ``torch.distributions.utils.broadcast_all`` (by
+        ``reparam._validation.as_tensors``, the one place this happens): tensors keep
+        their dtype and device (integer tensors are promoted to the default floating
+        dtype); Python and NumPy numbers become tensors of the dtype the tensors promote to
+        (a float next to a float32 tensor is float32; next to float32 and float64 tensors,
+        float64; numbers alone take the default dtype) on the first tensor's device. Draws
+        and log-densities come out in that promoted dtype. Raises ``ValueError`` (or
         ``TypeError``) naming the offending parameter, its constraint and its value.
         """
-        expected = set(self.parameter_names)
-        given = set(params)
-        if given != expected:
+        names = self.parameter_names
+        if len(params) != len(names) or any(name not in params for name in names):
+            expected, given = set(names), set(params)
             missing = ", ".join(sorted(expected - given)) or "none"
             unknown = ", ".join(sorted(given - expected)) or "none"
             raise ValueError(
-                f"{self.name} takes parameters ({', '.join(self.parameter_names)}); "
+                f"{self.name} takes parameters ({', '.join(names)}); "
                 f"missing: {missing}; unknown: {unknown}"
             )
-        like = next((v for v in params.values() if isinstance(v, Tensor)), None)
-        if like is not None and not torch.is_floating_point(like):
-            like = like.to(torch.get_default_dtype())
-        checked: dict[str, Tensor] = {}
+        checked = as_tensors({name: params[name] for name in names})
         for parameter in self.parameters:
-            value = as_tensor(params[parameter.name], parameter.name, like=like)
-            parameter.constraint(value, parameter.name)
-            checked[parameter.name] = value
+            parameter.constraint(checked[parameter.name], parameter.name)
         self.batch_shape(checked)  # raises if the shapes do not broadcast
         return checked
 
@@ -231,13 +215,3 @@ class Reparameterization(abc.ABC):
         check_generator(generator)
         checked = self.validate(params)
         return self.transform(self.sample_base(num_samples, checked, generator), checked)
-
-
-def _show(value: Tensor, bad: Tensor | None = None) -> str:
-    """A one-element value, or a tensor's shape and its offending entries (``bad`` mask)."""
-    if bad is None or value.numel() == 1:
-        flat = value.detach().reshape(-1)
-        if flat.numel() == 1:
-            return f"{flat.item():g}"
-        return f"a tensor of shape {tuple(value.shape)}"
-    return describe(value, bad)

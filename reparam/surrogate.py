@@ -27,14 +27,17 @@ Every function here has the estimators' signature::
   over the ``N`` draws, exactly what the per-sample estimator returns, averaged.
 
 A ``generator`` makes the draws reproducible for ``torch.distributions`` too: their
-``rsample`` has no generator argument, so the draws are made under a seed taken from it,
-with torch's global random state saved and restored.
+``rsample`` has no generator argument, so torch's default generator takes the generator's
+state for the draw and gets its own back afterwards (the generator advances past the draws,
+torch's global random state is left as it was). A ``torch.distributions.Normal`` then makes
+exactly the draws of :data:`reparam.NORMAL` with the same generator. The per-draw copies and
+this state swap live in :mod:`reparam.estimators` and :mod:`reparam.distributions`, shared
+with the per-sample estimators.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Literal
 
 import torch
@@ -44,12 +47,12 @@ from torch.distributions import Distribution
 from reparam._validation import as_tensor, check_callable, check_generator, check_num_samples
 from reparam.estimators import (
     Cost,
-    _fast_normal_params,
+    Params,
+    _gaussian,
     _per_draw_cost,
-    _sample_base,
+    _target,
     measure_valued_gradient,
 )
-from reparam.normal import NORMAL
 from reparam.reparameterization import Reparameterization
 
 __all__ = [
@@ -63,88 +66,22 @@ __all__ = [
 #: Baselines of :func:`score_function_surrogate`.
 SurrogateBaseline = float | Tensor | Literal["leave_one_out"] | None
 
-Params = Mapping[str, Tensor | float] | None
-
-
-@contextlib.contextmanager
-def _seeded(generator: torch.Generator | None) -> Iterator[None]:
-    """Draw torch.distributions samples from ``generator``'s stream, leaving global state.
-
-    The default generators (the CPU's, and each initialised CUDA device's) are seeded from
-    ``generator`` and restored afterwards. Saving and restoring them directly costs about
-    a hundredth of ``torch.random.fork_rng`` with ``torch.manual_seed``, which also seeds
-    every other back end.
-    """
-    if generator is None:
-        yield
-        return
-    seed = int(torch.randint(0, 2**62, (), generator=generator, device=generator.device))
-    defaults = [torch.default_generator]
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        defaults += list(torch.cuda.default_generators)
-    states = [g.get_state() for g in defaults]
-    try:
-        for g in defaults:
-            g.manual_seed(seed)
-        yield
-    finally:
-        for g, state in zip(defaults, states, strict=True):
-            g.set_state(state)
-
 
 def _draws(
-    distribution: Reparameterization | Distribution,
-    params: Params,
+    distribution: object,
+    params: object,
     num_samples: int,
     generator: torch.Generator | None,
     *,
     reparameterized: bool,
-) -> tuple[Tensor, torch.Size, object]:
+) -> tuple[Tensor, torch.Size, Callable[[Tensor], Tensor]]:
     """Draws (with or without a path to the parameters), the batch shape and log-density."""
-    if isinstance(distribution, Distribution):
-        if params is not None:
-            raise TypeError(
-                "params must be None when distribution is a torch.distributions.Distribution "
-                "(its parameters live in it)"
-            )
-        if reparameterized and not distribution.has_rsample:
-            raise ValueError(
-                f"distribution {type(distribution).__name__} has no rsample, so no pathwise "
-                "gradient: use score_function_surrogate"
-            )
-        with _seeded(generator):
-            if reparameterized:
-                z = distribution.rsample((num_samples,))
-            else:
-                z = distribution.sample((num_samples,))
-        return z, distribution.batch_shape, distribution.log_prob
-    if not isinstance(distribution, Reparameterization):
-        raise TypeError(
-            "distribution must be a reparam.Reparameterization or a "
-            f"torch.distributions.Distribution, got {type(distribution).__name__}"
-        )
-    if not isinstance(params, Mapping):
-        raise TypeError(f"params must be a mapping name -> value, got {type(params).__name__}")
-    fast = _fast_normal_params(distribution, params)  # the Gaussian: one fused check
-    checked, batch_shape = fast if fast is not None else _validated(distribution, params)
-    eps = _sample_base(distribution, num_samples, checked, batch_shape, generator)
+    target = _target(distribution, params, needs="rsample" if reparameterized else "log_prob")
     if reparameterized:
-        z = distribution.transform(eps, checked)
+        z = target.rsample(num_samples, generator)
     else:
-        with torch.no_grad():
-            z = distribution.transform(eps, {k: v.detach() for k, v in checked.items()})
-
-    def log_prob(value: Tensor) -> Tensor:
-        return distribution.log_prob(value, checked)
-
-    return z, batch_shape, log_prob
-
-
-def _validated(
-    distribution: Reparameterization, params: Mapping[str, Tensor | float]
-) -> tuple[dict[str, Tensor], torch.Size]:
-    checked = distribution.validate(params)
-    return checked, distribution.batch_shape(checked)
+        z = target.sample(num_samples, generator)
+    return z, target.batch_shape, target.log_prob
 
 
 def pathwise_surrogate(
@@ -168,6 +105,8 @@ def pathwise_surrogate(
     check_generator(generator)
     z, batch_shape, _ = _draws(distribution, params, n, generator, reparameterized=True)
     values = _per_draw_cost(cost_fn, z, n, batch_shape)
+    if values.dim() == 1:  # one cost per draw: one node in the graph instead of two
+        return values.mean()
     return values.sum() / n  # the mean over draws of each draw's total cost
 
 
@@ -222,7 +161,7 @@ def score_function_surrogate(
         centred = values - b.to(device=values.device, dtype=values.dtype)
     # ``values`` has shape (N, *batch_shape) with 1 where the cost summed over the batch, so
     # entry b multiplies the log-density of batch element b, or their sum.
-    logp = log_prob(z)  # type: ignore[operator]
+    logp = log_prob(z)
     weighted = centred * logp
     score_term = weighted - weighted.detach()
     total = values.reshape(n, -1).sum(1).mean()
@@ -278,18 +217,7 @@ def measure_valued_surrogate(
     ``distribution`` is :data:`reparam.NORMAL` with ``params`` ``loc`` and ``scale``, or a
     ``torch.distributions.Normal`` with ``params=None``.
     """
-    if isinstance(distribution, torch.distributions.Normal):
-        if params is not None:
-            raise TypeError("params must be None when distribution is a torch Normal")
-        params = {"loc": distribution.loc, "scale": distribution.scale}
-        distribution = NORMAL
-    elif isinstance(distribution, Distribution):
-        raise ValueError(
-            "the measure-valued surrogate is implemented for the Gaussian only: pass "
-            f"torch.distributions.Normal or reparam.NORMAL, got {type(distribution).__name__}"
-        )
-    if not isinstance(params, Mapping):
-        raise TypeError(f"params must be a mapping name -> value, got {type(params).__name__}")
-    checked = distribution.validate(params)
-    grads = measure_valued_gradient(cost, distribution, checked, num_samples, generator=generator)
+    gaussian, given = _gaussian(distribution, params)
+    checked = gaussian.validate(given)
+    grads = measure_valued_gradient(cost, gaussian, checked, num_samples, generator=generator)
     return surrogate_from_gradients(checked, grads)

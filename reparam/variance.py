@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from reparam._validation import check_callable, check_real
+from reparam._validation import check_callable, check_choice, check_real
 
 __all__ = [
     "ESTIMATORS",
@@ -156,8 +156,7 @@ def _check(
     cost_fn = check_callable(cost, "cost")
     loc = check_real(loc, "loc", allow_tensor=True)
     scale = check_real(scale, "scale", positive=True, allow_tensor=True)
-    if parameter not in PARAMETERS:
-        raise ValueError(f"parameter must be one of {PARAMETERS}, got {parameter!r}")
+    check_choice(parameter, "parameter", PARAMETERS)
     return cost_fn, loc, scale
 
 
@@ -205,9 +204,7 @@ def gradient_moments(
         quadrature).
     """
     cost_fn, loc, scale = _check(cost, loc, scale, parameter)
-    if estimator not in ESTIMATORS:
-        message = f"estimator must be in {ESTIMATORS}, got {estimator!r}"
-        raise ValueError(message)
+    check_choice(estimator, "estimator", ESTIMATORS)
     if estimator == "measure_valued":
         return _measure_valued_moments(cost_fn, loc, scale, parameter)
     u, w = _rule("normal")

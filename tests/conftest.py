@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,3 +63,42 @@ def figures_fit_the_column(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         problems.extend(figure_problems(plt.figure(number)))
         close(number)
     assert not problems, "figure does not fit the book's column:\n" + "\n".join(problems)
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """The book built once per test run (stored outputs, no execution), shared by every test
+    file that reads the site (test_site.py, test_reader_notebooks.py); returns the HTML root.
+
+    The build uses the notebooks' stored outputs instead of executing them a second time:
+    strict nbval, in the same test run, re-executes every notebook and fails unless it
+    reproduces every stored output, so this site is the one an executing build (the README's
+    build command, ``execute_notebooks: force``) produces. Under pytest-xdist the workers share
+    the run's temporary folder, so the first to ask builds and the others wait on a lock.
+    ``READER_VIEW_SITE`` reuses a site built earlier.
+    """
+    prebuilt = os.environ.get("READER_VIEW_SITE")
+    if prebuilt:
+        return Path(prebuilt).resolve()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    import reader_view as rv
+    from filelock import FileLock
+
+    # Without xdist ("master") the run's own folder; with it, the folder all workers share.
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent
+    record = shared / "book-site.json"
+    with FileLock(str(shared / "book-site.lock")):
+        if not record.exists():
+            start = time.perf_counter()
+            html, log = rv.build_site(shared / "book-site")
+            warnings = [
+                line for line in log.splitlines() if "WARNING" in line and "IPKernelApp" not in line
+            ]
+            seconds = time.perf_counter() - start
+            record.write_text(json.dumps({"html": str(html), "warnings": warnings}))
+            print(f"book build took {seconds:.1f} s")
+        built = json.loads(record.read_text())
+    assert not built["warnings"], "book build had warnings:\n" + "\n".join(built["warnings"])
+    return Path(built["html"])

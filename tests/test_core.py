@@ -12,6 +12,16 @@ import scipy.stats
 import torch
 
 import reparam
+from reparam._validation import (
+    check_choice,
+    check_in_interval,
+    check_instance,
+    check_relation,
+    check_square,
+    check_tensor,
+    check_values,
+)
+from reparam.catalog.location_scale import laplace_cdf, laplace_log_prob
 from reparam.reparameterization import greater_than, open_unit_interval, positive_integer
 
 COSTS = [
@@ -184,6 +194,78 @@ def test_constraints() -> None:
         greater_than(2.0)(torch.tensor(2.0), "nu")
 
 
+def test_every_message_names_the_parameter_and_the_constraint() -> None:
+    """The shared checks of reparam._validation: "{name} must {constraint}, got {value}"."""
+    with pytest.raises(ValueError, match=r"^high must be greater than low, got high = 1, low = 1$"):
+        check_relation(torch.tensor(1.0), "high", ">", torch.tensor(1.0), "low")
+    with pytest.raises(ValueError, match=r"^mode must be at most high, got mode = .*\[4\.0\]"):
+        check_relation(torch.tensor([1.0, 4.0]), "mode", "<=", torch.tensor(3.0), "high")
+    check_relation(torch.tensor([1.0, 3.0]), "mode", "<=", torch.tensor(3.0), "high")
+    with pytest.raises(ValueError, match=r"^probs must lie in \[0, 1\], got .*\[1\.5\]"):
+        check_in_interval(torch.tensor([0.5, 1.5]), "probs", 0.0, 1.0, closed=True)
+    with pytest.raises(ValueError, match=r"^L must be lower triangular, got .*\[2\.0\]"):
+        check_values(
+            torch.tensor([[1.0, 2.0], [0.0, 1.0]]),
+            "L",
+            "be lower triangular",
+            lambda t: t.triu(1) == 0,
+        )
+    with pytest.raises(
+        ValueError, match=r"^cov must be a square matrix \(d, d\), got shape \(2, 3\)$"
+    ):
+        check_square(torch.zeros(2, 3), "cov")
+    with pytest.raises(TypeError, match=r"^draws must be a torch.Tensor, got list$"):
+        check_tensor([1.0], "draws")
+    with pytest.raises(TypeError, match=r"^x must be a floating-point torch.Tensor, got dtype"):
+        check_tensor(torch.tensor([1]), "x", floating=True)
+    with pytest.raises(ValueError, match=r"^mode must be one of 'a', 'b', got 'c'$"):
+        check_choice("c", "mode", ("a", "b"))
+    with pytest.raises(TypeError, match=r"^key must be a str, got int$"):
+        check_instance(1, "key", str, "a str")
+
+
+def test_the_uniforms_are_torch_rand_clamped_into_the_open_interval() -> None:
+    """One source of uniforms: the draws are torch.rand's (streams unchanged), only an exact
+    0 moves to the smallest normal number."""
+    for dtype in (torch.float32, torch.float64):
+        reference = torch.rand(1000, generator=torch.Generator().manual_seed(5), dtype=dtype)
+        half_open = reparam.noise.uniform(
+            1000, generator=torch.Generator().manual_seed(5), dtype=dtype
+        )
+        open_ = reparam.noise.open_uniform(
+            (1000,), generator=torch.Generator().manual_seed(5), dtype=dtype
+        )
+        assert torch.equal(half_open, reference) and torch.equal(open_, reference)
+
+
+def test_laplace_density_and_cdf_match_torch() -> None:
+    """The one Laplace density and CDF, used by both Laplace rows of the catalog."""
+    p = {
+        "loc": torch.tensor(0.5, dtype=torch.float64),
+        "scale": torch.tensor(1.5, dtype=torch.float64),
+    }
+    z = torch.linspace(-6.0, 6.0, 25, dtype=torch.float64)
+    reference = torch.distributions.Laplace(p["loc"], p["scale"])
+    torch.testing.assert_close(laplace_log_prob(z, p), reference.log_prob(z))
+    torch.testing.assert_close(laplace_cdf(z, p), reference.cdf(z))
+    for key in ("laplace", "laplace_log_ratio"):
+        e = reparam.catalog.get(key)
+        torch.testing.assert_close(e.distribution.log_prob(z, p), reference.log_prob(z))
+
+
+def test_mixed_precision_multivariate_normal_draws_in_the_wider_dtype() -> None:
+    """A float32 loc with a float64 Cholesky factor: the noise is float64 (it was drawn in
+    loc's dtype, and L @ eps then failed on the mismatched dtypes)."""
+    mvn = reparam.catalog.get("multivariate_normal")
+    loc = torch.tensor([1.0, -1.0])
+    tril = torch.tensor([[1.0, 0.0], [0.5, 0.8]], dtype=torch.float64)
+    z = mvn.rsample(5, generator=torch.Generator().manual_seed(0), loc=loc, scale_tril=tril)
+    wide = mvn.rsample(
+        5, generator=torch.Generator().manual_seed(0), loc=loc.double(), scale_tril=tril
+    )
+    assert z.dtype == torch.float64 and torch.equal(z, wide)
+
+
 def test_standard_normal_device_argument() -> None:
     eps = reparam.standard_normal((4,), generator=torch.Generator().manual_seed(0), device="cpu")
     assert eps.device.type == "cpu" and eps.shape == (4,)
@@ -251,7 +333,7 @@ def test_lipschitz_constants_are_attained() -> None:
 
 
 def test_exp_quadratic_rejects_nonpositive_k() -> None:
-    with pytest.raises(ValueError, match="k must be positive"):
+    with pytest.raises(ValueError, match="k must be strictly positive"):
         reparam.exp_quadratic_cost(0.0)
 
 

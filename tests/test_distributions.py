@@ -4,6 +4,8 @@ catalog row by changing one line."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 from torch.distributions import constraints
@@ -19,7 +21,7 @@ KEYS = list(catalog.CATALOG)
 @pytest.mark.parametrize("key", KEYS)
 def test_every_row_is_a_torch_distribution(key: str) -> None:
     entry = catalog.get(key)
-    params = entry.example_params(F64)
+    params: dict[str, Any] = dict(entry.example_params(F64))
     q = from_catalog(key, **params)
     assert isinstance(q, torch.distributions.Distribution) and q.has_rsample
     z = q.rsample((3, 4), generator=torch.Generator().manual_seed(0))
@@ -122,3 +124,26 @@ def test_a_torch_training_loop_takes_a_catalog_row_by_changing_one_line() -> Non
     for make_q in (torch_normal, catalog_normal, catalog_laplace):
         # E[(z - 3)^2] = (loc - 3)^2 + Var z: the optimum is loc = 3 with the scale shrinking.
         assert abs(fit(make_q).item() - 3.0) < 0.05
+
+
+def test_event_shapes_follow_the_parameter_shapes_of_each_construction() -> None:
+    """The event shape is remembered per row *and parameter shapes*: building the same row
+    with other shapes gives their event shape, not the first one's."""
+    for dim, batch in ((2, ()), (3, ()), (3, (4,)), (2, ())):
+        q = from_catalog(
+            "multivariate_normal",
+            loc=torch.zeros(*batch, dim, dtype=F64),
+            scale_tril=torch.eye(dim, dtype=F64),
+        )
+        assert q.batch_shape == batch and q.event_shape == (dim,)
+        assert q.rsample((5,)).shape == (5, *batch, dim)
+
+
+def test_support_is_the_rows_at_these_parameters_and_built_once() -> None:
+    q = from_catalog("reciprocal", low=torch.tensor(0.5, dtype=F64), high=4.0)
+    support = q.support
+    assert support is q.support  # the rule runs on first use only
+    assert isinstance(support, constraints.interval)
+    assert float(support.lower_bound) == 0.5 and float(support.upper_bound) == 4.0
+    beta = from_catalog("beta", concentration1=2.0, concentration0=3.0).support
+    assert beta is torch.distributions.Beta(2.0, 3.0).support  # torch's counterpart's

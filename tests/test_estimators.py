@@ -75,9 +75,10 @@ def _assert_unbiased(draws: Tensor, exact: Tensor, what: str) -> None:
 def test_unbiased_against_exact_gradient(cost: reparam.GaussianTestCost, name: str) -> None:
     torch.manual_seed(0)  # unused by the estimators; guards against accidental global use
     generator = torch.Generator().manual_seed(1234)
-    params = {"loc": torch.tensor(LOC, dtype=torch.float64), "scale": SCALE}
+    loc = torch.tensor(LOC, dtype=torch.float64)
+    params = {"loc": loc, "scale": SCALE}
     grads = ESTIMATORS[name](cost, reparam.NORMAL, params, 20_000, generator=generator)
-    exact_loc, exact_scale = reparam.exact_gradient(cost, params["loc"], SCALE)
+    exact_loc, exact_scale = reparam.exact_gradient(cost, loc, SCALE)
     assert set(grads) == {"loc", "scale"}
     assert grads["loc"].shape == grads["scale"].shape == (20_000,)
     _assert_unbiased(grads["loc"], exact_loc, f"{name} d/dloc {cost.name}")
@@ -234,7 +235,8 @@ def _normal_moment(j: int) -> float:
 
 def _expect(poly: np.polynomial.Polynomial) -> float:
     """E[poly(u)], u ~ N(0, 1), exactly (a finite sum of Gaussian moments)."""
-    return float(sum(c * _normal_moment(j) for j, c in enumerate(poly.coef)))
+    coefficients = [float(c) for c in poly.coef]
+    return sum(c * _normal_moment(j) for j, c in enumerate(coefficients))
 
 
 def _exact_score_function_moments(
@@ -314,6 +316,7 @@ def test_score_function_per_sample_estimates_by_hand(baseline: Any) -> None:
     f = cost(loc + scale * eps)
     scores = {"loc": eps / scale, "scale": (eps.square() - 1) / scale}
     for p, s in scores.items():
+        b: Tensor | float
         if baseline == "optimal":
             s2 = s.square()
             b = ((f * s2).sum(0) - f * s2) / (s2.sum(0) - s2)
@@ -512,6 +515,7 @@ def test_score_function_on_a_categorical_with_an_event_dimension(baseline: Any) 
     # The same draws, by hand.
     z = CATEGORICAL.rsample(n, generator=torch.Generator().manual_seed(seed), logits=logits)
     f, score = cost(z).unsqueeze(-1), z - probs
+    b: Tensor | float
     if baseline == "optimal":
         s2 = score.square()
         b = ((f * s2).sum(0) - f * s2) / (s2.sum(0) - s2)
@@ -631,3 +635,193 @@ def test_measure_valued_is_gaussian_only() -> None:
         measure_valued_gradient(
             lambda z: z.sum(-1), reparam.NORMAL, {"loc": torch.zeros(3), "scale": 1.0}, 10
         )
+
+
+# -- torch.distributions in, params=None ---------------------------------------------------
+TORCH_ESTIMATORS: dict[str, Callable[..., dict[str, Tensor]]] = {
+    "pathwise": pathwise_gradient,
+    "score_function": score_function_gradient,
+    "score_function_optimal": _sf_optimal,
+}
+F64 = torch.float64
+
+
+def _t(*values: float) -> Tensor:
+    return torch.tensor(values[0] if len(values) == 1 else values, dtype=F64)
+
+
+@pytest.mark.parametrize("name", [*TORCH_ESTIMATORS, "measure_valued"])
+def test_torch_normal_gives_the_numbers_of_reparam_normal(name: str) -> None:
+    """torch's Normal draws from the generator's own stream (its global state swapped for
+    the generator's), so its per-sample gradients are reparam.NORMAL's, draw for draw, and
+    the generator advances alike: a second call with the same generators agrees too."""
+    loc, scale = _t(0.3, -1.0, 2.0), _t(0.7, 2.0, 1.1)
+    estimator = ESTIMATORS[name]
+    ours, theirs = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    for _ in range(2):
+        expected = estimator(
+            torch.cos, reparam.NORMAL, {"loc": loc, "scale": scale}, 64, generator=ours
+        )
+        got = estimator(
+            torch.cos, torch.distributions.Normal(loc, scale), None, 64, generator=theirs
+        )
+        assert set(got) == {"loc", "scale"}
+        for key in got:
+            assert got[key].shape == (64, 3) and got[key].dtype == F64
+            torch.testing.assert_close(got[key], expected[key], rtol=1e-12, atol=1e-12)
+
+
+def _bernoulli_exact(logit: Tensor) -> Tensor:
+    p = torch.sigmoid(logit)
+    return p * (1 - p) * (3.0 - 0.5)  # d/dlogit of p f(1) + (1 - p) f(0), f(1) = 3, f(0) = 0.5
+
+
+# name -> (distribution, cost of a draw (N, *batch, *event) -> (N, *batch), exact gradients)
+TORCH_CASES: dict[
+    str, tuple[torch.distributions.Distribution, Callable[[Tensor], Tensor], dict[str, Tensor]]
+] = {
+    # E (z - 1)^2 = (mu - 1)^2 + sigma^2
+    "normal": (
+        torch.distributions.Normal(_t(0.3, 2.0), _t(0.7, 1.5)),
+        lambda z: (z - 1.0) ** 2,
+        {"loc": 2 * (_t(0.3, 2.0) - 1.0), "scale": 2 * _t(0.7, 1.5)},
+    ),
+    # E z^2 = alpha (alpha + 1) / beta^2 (implicit reparameterization in torch's rsample)
+    "gamma": (
+        torch.distributions.Gamma(_t(0.5, 3.0), _t(2.0, 0.8)),
+        lambda z: z**2,
+        {
+            "concentration": (2 * _t(0.5, 3.0) + 1) / _t(2.0, 0.8) ** 2,
+            "rate": -2 * _t(0.5, 3.0) * (_t(0.5, 3.0) + 1) / _t(2.0, 0.8) ** 3,
+        },
+    ),
+    # E z = a / (a + b)
+    "beta": (
+        torch.distributions.Beta(_t(2.0), _t(3.0)),
+        lambda z: z,
+        {"concentration1": _t(3.0 / 25.0), "concentration0": _t(-2.0 / 25.0)},
+    ),
+    # E |z|^2 = |mu|^2 + trace(L L^T): gradients 2 mu and 2 L (lower triangle)
+    "multivariate_normal": (
+        torch.distributions.MultivariateNormal(
+            _t(0.5, -1.0), scale_tril=torch.tensor([[1.0, 0.0], [0.4, 0.6]], dtype=F64)
+        ),
+        lambda z: z.square().sum(-1),
+        {
+            "loc": 2 * _t(0.5, -1.0),
+            "scale_tril": 2 * torch.tensor([[1.0, 0.0], [0.4, 0.6]], dtype=F64),
+        },
+    ),
+    # Independent(Normal): the Normal's parameters, a cost summed over the event
+    "independent_normal": (
+        torch.distributions.Independent(torch.distributions.Normal(_t(0.3, 2.0), _t(0.7, 1.5)), 1),
+        lambda z: ((z - 1.0) ** 2).sum(-1),
+        {"loc": 2 * (_t(0.3, 2.0) - 1.0), "scale": 2 * _t(0.7, 1.5)},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(TORCH_CASES))
+@pytest.mark.parametrize("name", list(TORCH_ESTIMATORS))
+def test_torch_distributions_unbiased_against_exact_gradients(name: str, case: str) -> None:
+    distribution, cost, exact = TORCH_CASES[case]
+    grads = TORCH_ESTIMATORS[name](
+        cost, distribution, None, 20_000, generator=torch.Generator().manual_seed(8)
+    )
+    assert set(grads) == set(exact)
+    for key, value in exact.items():
+        assert grads[key].shape == (20_000, *value.shape) and grads[key].dtype == F64
+        grad = grads[key]
+        if key == "scale_tril":  # only the lower triangle is a parameter
+            grad, value = grad.tril(), value.tril()
+        _assert_unbiased(grad, value, f"{name} {case} {key}")
+
+
+@pytest.mark.parametrize("given", ["logits", "probs"])
+def test_score_function_on_a_torch_bernoulli_uses_the_given_parameter(given: str) -> None:
+    """Bernoulli has no rsample. Its parameter is the one given (probs or logits), even after
+    torch has computed and cached the other (here by reading ``mean``)."""
+    logit = _t(0.4)
+    p = torch.sigmoid(logit)
+    q = torch.distributions.Bernoulli(
+        probs=p if given == "probs" else None, logits=logit if given == "logits" else None
+    )
+    q.mean  # noqa: B018 (caches probs, or nothing new)
+    q.logits  # noqa: B018 (caches logits)
+    grads = score_function_gradient(
+        lambda b: 0.5 + 2.5 * b, q, None, 20_000, generator=torch.Generator().manual_seed(3)
+    )
+    assert set(grads) == {given}
+    exact = _bernoulli_exact(logit) if given == "logits" else _t(2.5)  # d/dp: f(1) - f(0)
+    _assert_unbiased(grads[given], exact, f"Bernoulli {given}")
+
+
+def test_torch_gradients_follow_each_parameters_dtype() -> None:
+    q = torch.distributions.Gamma(torch.tensor([1.5, 2.0]), torch.tensor([1.0, 0.5]))
+    for estimator in TORCH_ESTIMATORS.values():
+        grads = estimator(lambda z: z, q, None, 8, generator=torch.Generator().manual_seed(0))
+        assert all(g.dtype == torch.float32 and g.shape == (8, 2) for g in grads.values())
+
+
+def test_torch_distributions_leave_global_random_state_alone() -> None:
+    q = torch.distributions.Gamma(_t(2.0), _t(1.0))
+    state = torch.get_rng_state()
+    for estimator in TORCH_ESTIMATORS.values():
+        a = estimator(torch.sin, q, None, 10, generator=torch.Generator().manual_seed(1))
+        b = estimator(torch.sin, q, None, 10, generator=torch.Generator().manual_seed(1))
+        c = estimator(torch.sin, q, None, 10, generator=torch.Generator().manual_seed(2))
+        assert torch.equal(a["rate"], b["rate"]) and not torch.equal(a["rate"], c["rate"])
+    assert torch.equal(state, torch.get_rng_state())
+
+
+def test_catalog_rows_as_torch_distributions_are_the_rows() -> None:
+    """from_catalog(...) passed with params=None is the row with its params: same numbers."""
+    from reparam import catalog
+    from reparam.distributions import from_catalog
+
+    entry = catalog.get("weibull")
+    params: dict[str, Any] = dict(entry.example_params(F64))
+    for estimator in TORCH_ESTIMATORS.values():
+        a = estimator(
+            torch.cos, entry.distribution, params, 8, generator=torch.Generator().manual_seed(4)
+        )
+        b = estimator(
+            torch.cos,
+            from_catalog("weibull", **params),
+            None,
+            8,
+            generator=torch.Generator().manual_seed(4),
+        )
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize(
+    ("name", "distribution", "params", "match"),
+    [
+        ("pathwise", torch.distributions.Normal(0.0, 1.0), GOOD, "params must be None"),
+        ("score_function", torch.distributions.Normal(0.0, 1.0), GOOD, "params must be None"),
+        ("measure_valued", torch.distributions.Normal(0.0, 1.0), GOOD, "params must be None"),
+        ("pathwise", torch.distributions.Bernoulli(0.3), None, "distribution must have rsample"),
+        (
+            "measure_valued",
+            torch.distributions.Gamma(1.0, 1.0),
+            None,
+            r"distribution must be the Gaussian.*got Gamma$",
+        ),
+        (
+            "score_function",
+            torch.distributions.MixtureSameFamily(
+                torch.distributions.Categorical(torch.ones(2)),
+                torch.distributions.Normal(torch.zeros(2), 1.0),
+            ),
+            None,
+            "distribution MixtureSameFamily has no floating-point parameter",
+        ),
+        ("pathwise", "normal", None, "distribution must be a reparam.Reparameterization"),
+    ],
+)
+def test_torch_distribution_errors_name_the_argument(
+    name: str, distribution: Any, params: Any, match: str
+) -> None:
+    with pytest.raises(TypeError, match=match):
+        ESTIMATORS[name](torch.cos, distribution, params, 4)

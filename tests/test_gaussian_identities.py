@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
 import torch
 
 from reparam import gaussian_identities as gi
+from reparam.gaussian_identities import Convention
 
 LOC = [0.5, -0.3]
 COV = [[1.0, 0.4], [0.4, 0.8]]
@@ -17,7 +19,9 @@ B = [1.0, -1.0]
 K = [[1.2, 0.3], [0.3, 0.7]]
 
 
-def quadrature_expectation(function, loc: np.ndarray, cov: np.ndarray, degree: int = 40) -> float:
+def quadrature_expectation(
+    function: Callable[[np.ndarray], np.ndarray], loc: np.ndarray, cov: np.ndarray, degree: int = 40
+) -> float:
     """E_{N(loc, cov)}[function(x)] by a tensor-product Gauss–Hermite rule on x = loc + L z.
 
     Independent of the package: numpy's probabilists' Hermite nodes, float64 throughout.
@@ -49,7 +53,7 @@ COSTS = {
 
 
 @pytest.fixture(autouse=True)
-def _double_precision():
+def _double_precision() -> Iterator[None]:
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     yield
@@ -61,7 +65,9 @@ def _double_precision():
     ("loc", "cov"),
     [(LOC, COV), ([0.0, 0.0], [[1.0, 0.0], [0.0, 1.0]]), ([1.5, 0.7], [[0.5, -0.3], [-0.3, 2.0]])],
 )
-def test_closed_form_matches_quadrature(name: str, loc, cov) -> None:
+def test_closed_form_matches_quadrature(
+    name: str, loc: list[float], cov: list[list[float]]
+) -> None:
     make, np_function = COSTS[name]
     cost = make()
     closed = cost.expectation(torch.tensor(loc), torch.tensor(cov)).item()
@@ -70,18 +76,24 @@ def test_closed_form_matches_quadrature(name: str, loc, cov) -> None:
     )
 
 
-def _finite_differences(np_function, loc, cov, convention: str, step: float = 1e-5):
+def _finite_differences(
+    np_function: Callable[[np.ndarray], np.ndarray],
+    loc: list[float],
+    cov: list[list[float]],
+    convention: str,
+    step: float = 1e-5,
+) -> tuple[np.ndarray, np.ndarray]:
     """Central differences of the quadrature expectation: (d_loc, d_cov) in ``convention``."""
-    loc, cov = np.array(loc, dtype=float), np.array(cov, dtype=float)
+    loc_a, cov_a = np.array(loc, dtype=float), np.array(cov, dtype=float)
 
-    def value(m, s):
+    def value(m: np.ndarray, s: np.ndarray) -> float:
         return quadrature_expectation(np_function, m, s)
 
     d_loc = np.zeros(2)
     for i in range(2):
         e = np.zeros(2)
         e[i] = step
-        d_loc[i] = (value(loc + e, cov) - value(loc - e, cov)) / (2 * step)
+        d_loc[i] = (value(loc_a + e, cov_a) - value(loc_a - e, cov_a)) / (2 * step)
     d_cov = np.zeros((2, 2))
     for i in range(2):
         for j in range(2):
@@ -93,14 +105,14 @@ def _finite_differences(np_function, loc, cov, convention: str, step: float = 1e
             else:  # Σ_ij alone moves; the density sees the symmetric part
                 direction[i, j] = direction[j, i] = 0.5
             d_cov[i, j] = (
-                value(loc, cov + step * direction) - value(loc, cov - step * direction)
+                value(loc_a, cov_a + step * direction) - value(loc_a, cov_a - step * direction)
             ) / (2 * step)
     return d_loc, d_cov
 
 
 @pytest.mark.parametrize("name", sorted(COSTS))
 @pytest.mark.parametrize("convention", ["untied", "tied"])
-def test_exact_gradients_match_finite_differences(name: str, convention: str) -> None:
+def test_exact_gradients_match_finite_differences(name: str, convention: Convention) -> None:
     make, np_function = COSTS[name]
     d_loc, d_cov = gi.exact_gaussian_gradients(make(), LOC, COV, convention=convention)
     fd_loc, fd_cov = _finite_differences(np_function, LOC, COV, convention)
@@ -129,6 +141,7 @@ def test_tied_gradient_equals_derivative_through_a_shared_variable() -> None:
     )
     cost.expectation(torch.tensor(LOC), cov).backward()
     _, tied = gi.exact_gaussian_gradients(cost, LOC, COV, convention="tied")
+    assert shared.grad is not None
     assert tied[0, 1].item() == pytest.approx(shared.grad.item(), rel=1e-12)
     assert tied[1, 0].item() == pytest.approx(shared.grad.item(), rel=1e-12)
 
@@ -156,7 +169,7 @@ def _within_standard_errors(per_sample: torch.Tensor, exact: torch.Tensor, k: fl
 
 
 @pytest.mark.parametrize("convention", ["untied", "tied"])
-def test_monte_carlo_estimators_agree_with_exact(convention: str) -> None:
+def test_monte_carlo_estimators_agree_with_exact(convention: Convention) -> None:
     cost = gi.exp_quadratic_form_cost(K)
     d_loc, d_cov = gi.exact_gaussian_gradients(cost, LOC, COV, convention=convention)
     n = 20_000
@@ -234,7 +247,9 @@ def test_rsample_has_the_right_covariance() -> None:
         ([float("nan"), 0.0], [[1.0, 0.0], [0.0, 1.0]], "loc must be finite"),
     ],
 )
-def test_invalid_gaussians_are_rejected(loc, cov, message: str) -> None:
+def test_invalid_gaussians_are_rejected(
+    loc: list[float], cov: list[list[float]], message: str
+) -> None:
     loc_t = torch.tensor(loc)
     with pytest.raises(ValueError, match=message):
         gi.exact_gaussian_gradients(gi.quadratic_form_cost(A), loc_t, cov)

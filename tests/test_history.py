@@ -38,7 +38,9 @@ def timeline() -> list[history.TimelineEvent]:
     ("text", "expected"),
     [("1958", (1958, None, None)), ("2015-06", (2015, 6, None)), ("2013-12-20", (2013, 12, 20))],
 )
-def test_parse_date_accepts_the_three_forms(text: str, expected: tuple) -> None:
+def test_parse_date_accepts_the_three_forms(
+    text: str, expected: tuple[int, int | None, int | None]
+) -> None:
     assert history.parse_date(text) == expected
 
 
@@ -60,13 +62,17 @@ def test_decimal_year_places_partial_dates_mid_period() -> None:
 # --- the timeline file ---------------------------------------------------------------------
 
 
-def test_timeline_validates_against_the_bibliography(timeline, bibliography) -> None:
+def test_timeline_validates_against_the_bibliography(
+    timeline: list[history.TimelineEvent], bibliography: dict[str, history.BibEntry]
+) -> None:
     assert len(timeline) >= 20
     history.validate_timeline(timeline, bibliography)  # dates parse, keys exist
     assert {event.category for event in timeline} == set(history.CATEGORIES)
 
 
-def test_the_three_2014_papers_and_their_first_public_versions(timeline) -> None:
+def test_the_three_2014_papers_and_their_first_public_versions(
+    timeline: list[history.TimelineEvent],
+) -> None:
     dates = {event.key: event.date for event in timeline if event.category == "2014"}
     # From ../shared/FACTS.md: arXiv v1 dates; Titsias & Lázaro-Gredilla: ICML 2014, no arXiv.
     assert dates == {
@@ -76,7 +82,9 @@ def test_the_three_2014_papers_and_their_first_public_versions(timeline) -> None
     }
 
 
-def test_arxiv_months_agree_with_the_identifiers(timeline, bibliography) -> None:
+def test_arxiv_months_agree_with_the_identifiers(
+    timeline: list[history.TimelineEvent], bibliography: dict[str, history.BibEntry]
+) -> None:
     # A date given to the month is read off the arXiv identifier YYMM.NNNNN.
     for event in timeline:
         year, month, day = history.parse_date(event.date)
@@ -150,12 +158,13 @@ def test_read_bibtex_rejects_duplicates_and_unbalanced_braces(tmp_path: Path) ->
 KEY_RULE = re.compile(r"^[a-z]+\d{4}[a-z]+$")  # firstauthorYEARfirstword
 
 
-def test_bibliography_entries_are_well_formed(bibliography) -> None:
+def test_bibliography_entries_are_well_formed(bibliography: dict[str, history.BibEntry]) -> None:
     assert bibliography, "references.bib has no entries"
     for key, entry in bibliography.items():
         fields = entry.fields
         assert KEY_RULE.match(key), f"{key}: key must be firstauthorYEARfirstword"
-        assert re.search(r"\d{4}", key).group(0) == fields["year"], f"{key}: year differs"
+        key_year = re.search(r"\d{4}", key)
+        assert key_year is not None and key_year.group(0) == fields["year"], f"{key}: year differs"
         assert fields.get("author") and fields.get("title"), f"{key}: author and title needed"
         if "eprint" in fields:
             assert re.fullmatch(r"\d{4}\.\d{4,5}", fields["eprint"]), f"{key}: arXiv id"
@@ -164,7 +173,9 @@ def test_bibliography_entries_are_well_formed(bibliography) -> None:
             assert fields["doi"].startswith("10."), f"{key}: a DOI starts with 10."
 
 
-def test_bibliography_fields_checked_against_facts(bibliography) -> None:
+def test_bibliography_fields_checked_against_facts(
+    bibliography: dict[str, history.BibEntry],
+) -> None:
     """Spot checks of the numbers ../shared/FACTS.md gives from the primary sources."""
     expected = {
         "rezende2014stochastic": {"volume": "32", "pages": "1278--1286", "eprint": "1401.4082"},
@@ -188,12 +199,14 @@ def test_bibliography_fields_checked_against_facts(bibliography) -> None:
             assert bibliography[key].fields.get(name) == value, (key, name)
 
 
-def test_every_cited_key_exists(bibliography) -> None:
+def test_every_cited_key_exists(bibliography: dict[str, history.BibEntry]) -> None:
     missing = history.cited_keys(BOOK_PAGES) - set(bibliography)
     assert not missing, f"cited but not in references.bib: {sorted(missing)}"
 
 
-def test_every_bibliography_entry_is_cited_in_the_book(bibliography) -> None:
+def test_every_bibliography_entry_is_cited_in_the_book(
+    bibliography: dict[str, history.BibEntry],
+) -> None:
     # Chapters are written in parallel: this passes once every chapter that owns an entry
     # has landed (an entry nobody cites should be removed, not kept).
     uncited = set(bibliography) - history.cited_keys(BOOK_PAGES)
@@ -226,7 +239,9 @@ def test_cited_keys_reads_markdown_and_notebooks(tmp_path: Path) -> None:
 # --- the figure ----------------------------------------------------------------------------
 
 
-def test_timeline_figure_has_one_labelled_row_per_event(timeline) -> None:
+def test_timeline_figure_has_one_labelled_row_per_event(
+    timeline: list[history.TimelineEvent],
+) -> None:
     fig = plot_timeline(timeline)
     early, late = fig.axes[:2]
     labels = [tick.get_text() for ax in (early, late) for tick in ax.get_yticklabels()]
@@ -245,6 +260,6 @@ def test_author_year_names_the_event_by_its_label_and_date() -> None:
     assert history.TimelineEvent("1958", "no colon", "root", "k").author_year == "no colon 1958"
 
 
-def test_timeline_figure_needs_events_on_both_sides(timeline) -> None:
+def test_timeline_figure_needs_events_on_both_sides(timeline: list[history.TimelineEvent]) -> None:
     with pytest.raises(ValueError, match="split_year"):
         plot_timeline(timeline, split_year=1900.0)

@@ -172,18 +172,22 @@ def included_lines(notebook_path: Path, file: str, options: str) -> list[str]:
     if "pyobject" in fields:
         names = fields["pyobject"].split(".")
         body: list[ast.stmt] = ast.parse(source).body
-        node: ast.AST | None = None
+        node: ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef | None = None
         for name in names:
             node = next(
-                n
-                for n in body
-                if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))
-                and n.name == name
+                (
+                    n
+                    for n in body
+                    if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))
+                    and n.name == name
+                ),
+                None,
             )
-            body = node.body  # type: ignore[attr-defined]
+            assert node is not None, f"{notebook_path.name}: no {fields['pyobject']} in {file}"
+            body = node.body
         assert node is not None
-        start = min([node.lineno, *(d.lineno for d in node.decorator_list)])  # type: ignore[attr-defined]
-        lines = lines[start - 1 : node.end_lineno]  # type: ignore[attr-defined]
+        start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        lines = lines[start - 1 : node.end_lineno]
     if "lines" in fields:
         first, _, last = fields["lines"].partition("-")
         lines = lines[int(first) - 1 : int(last) if last else None]

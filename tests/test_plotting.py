@@ -38,7 +38,9 @@ def test_histograms_draw_every_estimator_and_truth() -> None:
         {"a": rng.normal(size=100), "b": rng.normal(1, 2, size=100)}, truth=0.0
     )
     (ax,) = fig.axes
-    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    legend = ax.get_legend()
+    assert legend is not None
+    labels = [text.get_text() for text in legend.get_texts()]
     assert labels == ["a", "b", "exact value"]
     plt.close(fig)
     with pytest.raises(ValueError, match="at least one"):

@@ -3,14 +3,18 @@
 For random valid parameters: log-densities and CDFs match ``scipy.stats`` inside *and outside*
 the support; draws lie strictly inside the support in float32 and float64 (small shapes
 included), with finite log-densities and pathwise gradients; the output dtype follows the
-parameters'; NumPy and Python numbers give the same draws. For random invalid parameters:
+parameters'; NumPy and Python numbers give the same draws; mixed Python numbers and float32
+and float64 tensors promote as ``torch.distributions.utils.broadcast_all`` (the oracle: its
+dtypes and broadcast shapes). For random invalid parameters:
 ``rsample`` and ``log_prob`` raise a ``ValueError`` naming the parameter and showing the
 offending value. Every test is derandomized (a fixed sequence of examples) so CI cannot flake.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -21,9 +25,11 @@ import torch
 import torch.distributions as D
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
+from torch.distributions.utils import broadcast_all
 
 import reparam
 from reparam import catalog, discrete
+from reparam._validation import as_tensors, check_broadcast, common_dtype
 from reparam.estimators import pathwise_gradient
 from reparam.reparameterization import real
 
@@ -269,12 +275,13 @@ def test_categorical_log_prob_matches_torch(logits: list[float], pick: int) -> N
 def test_normal_log_prob_with_integer_values_and_any_kind_of_number(
     value: list[int], loc: float, scale: float, kind: str
 ) -> None:
-    convert: Callable[[float], Any] = {
+    converters: dict[str, Callable[[float], Any]] = {
         "python": float,
         "numpy32": np.float32,
         "numpy64": np.float64,
         "tensor64": lambda v: torch.tensor([v], dtype=F64),  # 1-d: it takes part in promotion
-    }[kind]
+    }
+    convert = converters[kind]
     ours = reparam.normal_log_prob(torch.tensor(value), convert(loc), convert(scale))
     expected_dtype = F64 if kind == "tensor64" else torch.get_default_dtype()
     assert ours.dtype == expected_dtype
@@ -364,6 +371,96 @@ def test_output_dtype_follows_the_parameters(data: hs.DataObject, dtype: torch.d
     assert e.moment.expectation(params).dtype == dtype
     if e.cdf is not None:
         assert e.cdf(e.summary(z), params).dtype == dtype
+
+
+# -- mixed Python/tensor inputs promote as torch's broadcast_all (the oracle) ---------------------
+#: How one input is given: a Python float, or a float32 or float64 tensor of one of SHAPES
+#: (which all broadcast together, to (2, 3)).
+KINDS = ("python", "float32", "float64")
+SHAPES = ((), (1,), (3,), (2, 1), (2, 3))
+#: Values exact in float32, so that a number converted in the first tensor's dtype (what
+#: broadcast_all does) and in the promoted dtype (what we do) are the same number.
+EXACT = hs.integers(1, 64).map(lambda k: k / 8)
+
+
+def _given_as(kind: str, shape: tuple[int, ...], value: float) -> float | torch.Tensor:
+    if kind == "python":
+        return value
+    return torch.full(shape, value, dtype=F32 if kind == "float32" else F64)
+
+
+def _draw_inputs(data: hs.DataObject, values: dict[str, float]) -> dict[str, Any]:
+    return {
+        name: _given_as(
+            data.draw(hs.sampled_from(KINDS), label=f"{name} kind"),
+            data.draw(hs.sampled_from(SHAPES), label=f"{name} shape"),
+            value,
+        )
+        for name, value in values.items()
+    }
+
+
+def _oracle_dtype_and_shape(*values: Any) -> tuple[torch.dtype, torch.Size]:
+    """What torch does: broadcast_all, then type promotion across its outputs."""
+    broadcast = broadcast_all(*values)
+    return functools.reduce(torch.promote_types, [t.dtype for t in broadcast]), broadcast[0].shape
+
+
+@FAST
+@given(data=hs.data(), size=hs.integers(1, 4))
+def test_as_tensors_promotes_as_broadcast_all(data: hs.DataObject, size: int) -> None:
+    values = _draw_inputs(data, {f"x{i}": data.draw(EXACT) for i in range(size)})
+    dtype, shape = _oracle_dtype_and_shape(*values.values())
+    ours = as_tensors(values)
+    assert common_dtype(*ours.values()) == dtype
+    assert check_broadcast(**{k: v.shape for k, v in ours.items()}) == shape
+    for name, value in values.items():
+        if isinstance(value, torch.Tensor):  # tensors pass through, as in broadcast_all
+            assert ours[name] is value
+        else:  # numbers take the promoted dtype, on the tensors' device
+            assert ours[name].dtype == dtype and ours[name].item() == value
+    # cast: one dtype, and arithmetic gives broadcast_all's result bit for bit
+    cast = as_tensors(values, cast=True)
+    assert all(v.dtype == dtype for v in cast.values())
+    total = functools.reduce(operator.add, cast.values())
+    expected = functools.reduce(operator.add, broadcast_all(*values.values()))
+    assert total.dtype == expected.dtype and torch.equal(total.expand(shape), expected)
+
+
+@FAST
+@given(data=hs.data(), loc=EXACT, scale=EXACT, value=EXACT)
+def test_gaussian_promotes_as_torch_normal(
+    data: hs.DataObject, loc: float, scale: float, value: float
+) -> None:
+    inputs = _draw_inputs(data, {"value": value, "loc": loc, "scale": scale})
+    loc_in, scale_in, value_in = inputs["loc"], inputs["scale"], inputs["value"]
+    ours = reparam.normal_rsample(loc_in, scale_in, 4, generator=_gen(0))
+    theirs = D.Normal(loc_in, scale_in).rsample((4,))
+    assert (ours.dtype, ours.shape) == (theirs.dtype, theirs.shape)
+    dtype, shape = _oracle_dtype_and_shape(value_in, loc_in, scale_in)
+    log_p = reparam.normal_log_prob(value_in, loc_in, scale_in)
+    assert (log_p.dtype, log_p.shape) == (dtype, shape)
+    loc_b, scale_b = broadcast_all(loc_in, scale_in)
+    expected = D.Normal(loc_b, scale_b).log_prob(torch.tensor(value, dtype=dtype))
+    torch.testing.assert_close(log_p, expected.to(dtype).expand(shape))
+
+
+@pytest.mark.parametrize("key", UNIVARIATE)
+@PER_ROW
+@given(data=hs.data())
+def test_catalog_rows_promote_as_broadcast_all(key: str, data: hs.DataObject) -> None:
+    e = catalog.get(key)
+    params = _draw_inputs(data, {k: float(v) for k, v in e.example.items()})  # type: ignore[arg-type]
+    dtype, shape = _oracle_dtype_and_shape(*params.values())
+    z = e.rsample(3, generator=_gen(0), **params)
+    assert (z.dtype, z.shape) == (dtype, (3, *shape))
+    log_p = e.distribution.log_prob(z, params)
+    assert (log_p.dtype, log_p.shape) == (dtype, (3, *shape))
+    grads = pathwise_gradient(_cost(key), e.distribution, params, 2, generator=_gen(0))
+    for name, grad in grads.items():  # per-sample gradients: the parameter's own dtype
+        assert grad.dtype == (
+            params[name].dtype if isinstance(params[name], torch.Tensor) else dtype
+        )
 
 
 # -- invalid parameters: the error names the parameter and shows the value -------------------------

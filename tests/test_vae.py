@@ -1,14 +1,18 @@
 """Tests of reparam.book.vae and reparam.book.training.
 
 Oracles: torch.distributions (KL divergences, Bernoulli and multivariate-normal densities),
-scipy.stats, the closed-form ELBO of the linear-Gaussian model, central finite differences
-in float64, and repeated seeded runs. Statistical checks use 5 standard errors.
+scipy.stats, the closed-form ELBO of the linear-Gaussian model (whose autograd gradient is
+the exact gradient the surrogates must match on average), central finite differences in
+float64, the library's surrogates (reparam.surrogate) applied by hand, each model evaluated
+on its own, and repeated seeded runs. Statistical checks use 5 standard errors.
 """
 
 from __future__ import annotations
 
 import io
 import math
+from functools import partial
+from typing import Literal
 
 import pytest
 import torch
@@ -16,7 +20,10 @@ from scipy import stats
 from torch import Tensor
 from torch.distributions import Bernoulli, Independent, MultivariateNormal, Normal, kl_divergence
 
+import reparam
 from reparam.book import data, training, vae
+from reparam.normal import kl_to_standard_normal
+from reparam.surrogate import score_function_surrogate
 
 Z = 5.0
 F64 = torch.float64
@@ -51,7 +58,7 @@ def test_kl_matches_torch_distributions(dtype: torch.dtype) -> None:
     g = _gen(1)
     loc = torch.randn(4, 3, generator=g, dtype=dtype)
     scale = torch.rand(4, 3, generator=g, dtype=dtype) + 0.2
-    ours = vae.kl_to_standard_normal(loc, scale)
+    ours = kl_to_standard_normal(loc, scale)
     q = Independent(Normal(loc, scale), 1)
     p = Independent(Normal(torch.zeros_like(loc), torch.ones_like(scale)), 1)
     torch.testing.assert_close(ours, kl_divergence(q, p))
@@ -60,7 +67,7 @@ def test_kl_matches_torch_distributions(dtype: torch.dtype) -> None:
 
 def test_kl_rejects_non_positive_scale() -> None:
     with pytest.raises(ValueError, match="scale"):
-        vae.kl_to_standard_normal(torch.zeros(2), torch.tensor([1.0, 0.0]))
+        kl_to_standard_normal(torch.zeros(2), torch.tensor([1.0, 0.0]))
 
 
 def test_bernoulli_log_likelihood_matches_torch() -> None:
@@ -105,7 +112,9 @@ def test_linear_gaussian_elbo_is_evidence_minus_kl_to_posterior() -> None:
 
 # -- the two estimators are unbiased -------------------------------------------------------
 @pytest.mark.parametrize("estimator", ["generic", "analytic_kl"])
-def test_elbo_estimators_are_unbiased_on_the_linear_gaussian_model(estimator: str) -> None:
+def test_elbo_estimators_are_unbiased_on_the_linear_gaussian_model(
+    estimator: vae.Estimator,
+) -> None:
     model = _linear_model()
     x = torch.randn(3, 3, generator=_gen(5), dtype=F64)
     exact = _closed_form(model, x)
@@ -152,13 +161,13 @@ def test_more_samples_average_the_single_sample_estimates() -> None:
         loc, scale = model.encode(x)
         eps = torch.randn(4, 2, 2, generator=_gen(10), dtype=F64)
         z = loc + scale * eps
-        by_hand = model.log_likelihood(x, z).mean(0) - vae.kl_to_standard_normal(loc, scale)
+        by_hand = model.log_likelihood(x, z).mean(0) - kl_to_standard_normal(loc, scale)
     torch.testing.assert_close(many, by_hand)
 
 
 # -- gradients -----------------------------------------------------------------------------
 @pytest.mark.parametrize("estimator", ["generic", "analytic_kl"])
-def test_elbo_gradient_matches_finite_differences(estimator: str) -> None:
+def test_elbo_gradient_matches_finite_differences(estimator: vae.Estimator) -> None:
     """With the noise fixed (same seed), the estimate is a smooth function of every weight."""
     model = vae.VAE(4, 2, (3,), generator=_gen(11), dtype=F64)
     x = (torch.rand(3, 4, generator=_gen(12)) > 0.5).double()
@@ -200,12 +209,19 @@ def test_pathwise_surrogate_is_the_elbo_estimate() -> None:
         ("score_function", "analytic_kl", None),
         ("score_function", "generic", None),
         ("score_function", "analytic_kl", -4.0),
+        ("score_function", "generic", -4.0),
+        ("score_function", "analytic_kl", "leave_one_out"),
+        ("score_function", "generic", "leave_one_out"),
     ],
 )
 def test_surrogate_gradients_are_unbiased(
-    encoder_gradient: str, estimator: str, baseline: float | None
+    encoder_gradient: vae.EncoderGradient,
+    estimator: vae.Estimator,
+    baseline: float | Literal["leave_one_out"] | None,
 ) -> None:
-    """Mean of repeated gradient estimates against autograd of the closed-form ELBO."""
+    """Mean of repeated gradient estimates against autograd of the closed-form ELBO: the
+    gradient the surrogate form carries into the encoder and decoder networks is, in
+    expectation, the exact gradient of the ELBO, for every estimator and baseline."""
     model = _linear_model(seed=17)
     x = torch.randn(2, 3, generator=_gen(18), dtype=F64)
     params = list(model.parameters())
@@ -219,7 +235,7 @@ def test_surrogate_gradients_are_unbiased(
             x,
             50,
             estimator=estimator,
-            encoder_gradient=encoder_gradient,  # type: ignore[arg-type]
+            encoder_gradient=encoder_gradient,
             baseline=baseline,
             generator=gen,
         )
@@ -293,7 +309,7 @@ def test_score_function_gradient_is_noisier_than_pathwise() -> None:
     x = torch.randn(2, 3, generator=_gen(21), dtype=F64)
     enc = model.encoder_parameters()
 
-    def spread(mode: str) -> float:
+    def spread(mode: vae.EncoderGradient) -> float:
         gen = _gen(22)
         grads = [
             torch.cat(
@@ -302,7 +318,7 @@ def test_score_function_gradient_is_noisier_than_pathwise() -> None:
                     for g in torch.autograd.grad(
                         vae.elbo_surrogate(
                             model, x, 1, encoder_gradient=mode, generator=gen
-                        ).surrogate,  # type: ignore[arg-type]
+                        ).surrogate,
                         enc,
                     )
                 ]
@@ -312,6 +328,63 @@ def test_score_function_gradient_is_noisier_than_pathwise() -> None:
         return float(torch.stack(grads).var(0).sum())
 
     assert spread("score_function") > 3 * spread("pathwise")
+
+
+def test_score_function_step_is_the_library_surrogate() -> None:
+    """Wiring, against reparam.surrogate applied by hand to the same draws: the encoder gets
+    the gradient of score_function_surrogate (cost log p(x | z), leave-one-out baseline)
+    minus the KL's, the decoder (1/(N B)) Σ ∇_θ log p_θ(x | z) at those draws."""
+    model = _linear_model(seed=40)
+    x = torch.randn(3, 3, generator=_gen(41), dtype=F64)
+    enc, dec = model.encoder_parameters(), model.decoder_parameters()
+    step = vae.elbo_surrogate(
+        model,
+        x,
+        4,
+        encoder_gradient="score_function",
+        baseline="leave_one_out",
+        generator=_gen(42),
+    )
+    ours = torch.autograd.grad(step.surrogate, enc + dec)
+    loc, scale = model.encode(x)
+    draws: list[Tensor] = []
+
+    def cost(z: Tensor) -> Tensor:
+        draws.append(z)
+        return model.log_likelihood(x, z).unsqueeze(-1)
+
+    params = {"loc": loc, "scale": scale}
+    by_hand = score_function_surrogate(
+        cost, reparam.NORMAL, params, 4, generator=_gen(42), baseline="leave_one_out"
+    )
+    objective = (by_hand - kl_to_standard_normal(loc, scale).sum()) / 3
+    expected = torch.autograd.grad(objective, enc)
+    expected += torch.autograd.grad(model.log_likelihood(x, draws[0]).mean(), dec)
+    for got, want in zip(ours, expected, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(step.surrogate, step.elbo.mean())
+    torch.testing.assert_close(step.signal, model.log_likelihood(x, draws[0]).detach())
+
+
+def test_elbo_estimate_checks_its_arguments() -> None:
+    model = _linear_model()
+    x = torch.randn(2, 3, generator=_gen(43), dtype=F64)
+    loc, scale = model.encode(x)
+    log_lik = partial(model.log_likelihood, x)
+    with pytest.raises(ValueError, match=r"^baseline must broadcast to .* \(2, 1\)"):
+        vae.elbo_estimate(
+            log_lik, loc, scale, 2, encoder_gradient="score_function", baseline=torch.zeros(3)
+        )
+    with pytest.raises(ValueError, match=r"leave_one_out.*num_samples >= 2"):
+        vae.elbo_surrogate(model, x, 1, encoder_gradient="score_function", baseline="leave_one_out")
+    with pytest.raises(ValueError, match="baseline"):
+        vae.elbo_surrogate(model, x, 2, encoder_gradient="score_function", baseline="mean")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^loc must be a tensor of shape"):
+        vae.elbo_estimate(log_lik, loc[0], scale[0])
+    with pytest.raises(ValueError, match="scale"):
+        vae.elbo_estimate(log_lik, loc, -scale)
+    with pytest.raises(TypeError, match="log_likelihood must be callable"):
+        vae.elbo_estimate(None, loc, scale)  # type: ignore[arg-type]
 
 
 # -- the model -----------------------------------------------------------------------------
@@ -380,7 +453,7 @@ def test_one_latent_dimension(estimator: str, encoder_gradient: str) -> None:
 
 
 def test_kl_takes_the_dtype_of_a_tensor_scale() -> None:
-    kl = vae.kl_to_standard_normal(0.1, torch.tensor([1.2], dtype=F64))  # type: ignore[arg-type]
+    kl = kl_to_standard_normal(0.1, torch.tensor([1.2], dtype=F64))  # type: ignore[arg-type]
     assert kl.dtype == F64  # and 0.1 is taken in float64, not rounded to float32 first
     assert kl.item() == pytest.approx(0.5 * (0.1**2 + 1.44 - 1 - math.log(1.44)), rel=1e-14)
 
@@ -516,6 +589,202 @@ def test_train_vae_evaluates_every_eval_every_steps() -> None:
         generator=_gen(7),
     )
     assert history.eval_steps == [0, 10, 20] and len(history.evaluations) == 3
+
+
+def _small(seed: int, dtype: torch.dtype = torch.float32) -> vae.VAE:
+    return vae.VAE(64, 2, (8,), generator=_gen(seed), dtype=dtype)
+
+
+def test_stacked_runs_compute_each_models_own_network() -> None:
+    """The batched network of train_vaes: run r's encoder output, log-likelihood and the
+    gradients of its ELBO equal those of models[r] evaluated on its own; training writes
+    the stacked weights back into the models."""
+    models = [_small(seed, F64) for seed in (50, 51, 52)]
+    stack = vae._Stack(models, "pathwise")
+    x = (torch.rand(5, 64, generator=_gen(53)) > 0.5).double()
+    loc, scale = stack.encode(x)
+    z = torch.randn(4, 3, 5, 2, generator=_gen(54), dtype=F64)
+    log_lik = stack.log_likelihood(x, z)
+    assert loc.shape == scale.shape == (3, 5, 2) and log_lik.shape == (4, 3, 5)
+    total = (log_lik.sum() - kl_to_standard_normal(loc, scale).sum()) / 5
+    grads = torch.autograd.grad(total, stack.parameters())
+    for run, model in enumerate(models):
+        own_loc, own_scale = model.encode(x)
+        torch.testing.assert_close(loc[run], own_loc, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(scale[run], own_scale, rtol=1e-12, atol=1e-12)
+        own = model.log_likelihood(x, z[:, run])
+        torch.testing.assert_close(log_lik[:, run], own, rtol=1e-12, atol=1e-12)
+        objective = (own.sum() - kl_to_standard_normal(own_loc, own_scale).sum()) / 5
+        own_grads = torch.autograd.grad(objective, model.encoder_parameters())
+        linear = [m for m in model.encoder if isinstance(m, torch.nn.Linear)]
+        for layer, (weight, bias) in enumerate(zip(grads[0:4:2], grads[1:4:2], strict=True)):
+            torch.testing.assert_close(weight[run].T, own_grads[2 * layer], rtol=1e-10, atol=1e-12)
+            torch.testing.assert_close(bias[run, 0], own_grads[2 * layer + 1])
+            assert linear[layer].weight.shape == weight[run].T.shape
+    with torch.no_grad():
+        for tensor in stack.parameters():
+            tensor.add_(1.0)
+    stack.write_back()
+    for run, model in enumerate(models):
+        torch.testing.assert_close(model.encode(x)[0], stack.encode(x)[0][run])
+
+
+def _together_and_alone(
+    modes: list[vae.EncoderGradient], decays: list[float | None]
+) -> tuple[list[training.TrainingHistory], list[training.TrainingHistory], list[vae.VAE]]:
+    split = _digits()
+    options = dict(
+        num_steps=30,
+        learning_rate=3e-3,
+        heldout_x=split.test_inputs[:40],
+        eval_every=10,
+    )
+    models = [_small(60 + i) for i in range(len(modes))]
+    together = vae.train_vaes(
+        models,
+        split.train_inputs,
+        encoder_gradients=modes,
+        baseline_decays=decays,
+        generator=_gen(70),
+        **options,  # type: ignore[arg-type]
+    )
+    alone = [
+        vae.train_vae(
+            _small(60 + i),
+            split.train_inputs,
+            encoder_gradient=mode,
+            baseline_decay=decay,
+            generator=_gen(70),
+            **options,  # type: ignore[arg-type]
+        )
+        for i, (mode, decay) in enumerate(zip(modes, decays, strict=True))
+    ]
+    return together, alone, models
+
+
+def test_runs_trained_together_train_as_they_would_alone() -> None:
+    """Runs of different encoder gradients trained together (in either order) give exactly
+    the histories each gives alone: same minibatches, own noise, Adam entry by entry."""
+    runs: list[tuple[list[vae.EncoderGradient], list[float | None]]] = [
+        (["score_function", "pathwise"], [0.9, None]),
+        (["pathwise", "score_function"], [None, None]),
+    ]
+    for modes, decays in runs:
+        together, alone, models = _together_and_alone(modes, decays)
+        for joint, single in zip(together, alone, strict=True):
+            assert joint.values == single.values
+            assert joint.evaluations == single.evaluations and joint.eval_steps == [0, 10, 20, 30]
+            assert joint.evaluations[-1] != joint.evaluations[0]
+        assert together[0].values != together[1].values
+        # the trained weights are written back into the models
+        trained, initial = models[0].encoder_parameters()[0], _small(60).encoder_parameters()[0]
+        assert not torch.equal(trained, initial)
+
+
+def test_runs_of_one_encoder_gradient_train_together() -> None:
+    """Three runs, two of them score-function runs sharing one batched network: each keeps
+    its own weights and baseline (the history of run 1 is its own, reproducibly)."""
+    split = _digits()
+
+    def run() -> list[training.TrainingHistory]:
+        return vae.train_vaes(
+            [_small(80), _small(80), _small(81)],
+            split.train_inputs,
+            encoder_gradients=["score_function", "pathwise", "score_function"],
+            baseline_decays=[None, None, 0.9],
+            num_steps=20,
+            generator=_gen(82),
+        )
+
+    first, second = run(), run()
+    assert [h.values for h in first] == [h.values for h in second]
+    assert len({tuple(h.values) for h in first}) == 3 and all(len(h.values) == 20 for h in first)
+
+
+def test_moving_average_baseline_starts_after_the_first_step() -> None:
+    """Same draws with and without the baseline: the first step uses b = 0 (no average
+    yet), so the objectives agree up to step 2; from step 2 on b is the average of past
+    learning signals, and the runs part."""
+    split = _digits()
+
+    def run(decay: float | None) -> list[float]:
+        (history,) = vae.train_vaes(
+            [_small(85)],
+            split.train_inputs,
+            encoder_gradients=["score_function"],
+            baseline_decays=[decay],
+            num_steps=5,
+            generator=_gen(86),
+        )
+        return history.values
+
+    plain, with_baseline = run(None), run(0.9)
+    assert with_baseline[:2] == plain[:2]
+    assert all(a != b for a, b in zip(with_baseline[2:], plain[2:], strict=True))
+
+
+def test_train_vaes_rejects_bad_arguments() -> None:
+    split = _digits()
+    x = split.train_inputs
+    a, b = _small(1), _small(2)
+    sf: vae.EncoderGradient = "score_function"
+    with pytest.raises(ValueError, match="at least one"):
+        vae.train_vaes([], x, encoder_gradients=[], num_steps=1, generator=_gen())
+    with pytest.raises(ValueError, match=r"^encoder_gradients must have one entry per model"):
+        vae.train_vaes([a, b], x, encoder_gradients=[sf], num_steps=1, generator=_gen())
+    with pytest.raises(ValueError, match=r"^baseline_decays must have one entry per model"):
+        vae.train_vaes(
+            [a, b],
+            x,
+            encoder_gradients=[sf, sf],
+            baseline_decays=[0.9],
+            num_steps=1,
+            generator=_gen(),
+        )
+    with pytest.raises(ValueError, match=r"^baseline_decay of run 1 .* score-function"):
+        vae.train_vaes(
+            [a, b],
+            x,
+            encoder_gradients=[sf, "pathwise"],
+            baseline_decays=[None, 0.9],
+            num_steps=1,
+            generator=_gen(),
+        )
+    with pytest.raises(ValueError, match="encoder_gradient must be"):
+        vae.train_vaes([a], x, encoder_gradients=["magic"], num_steps=1, generator=_gen())  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="distinct"):
+        vae.train_vaes([a, a], x, encoder_gradients=[sf, sf], num_steps=1, generator=_gen())
+    with pytest.raises(ValueError, match=r"share one architecture.*models\[1\]"):
+        wide = vae.VAE(64, 3, (8,), generator=_gen())
+        vae.train_vaes([a, wide], x, encoder_gradients=[sf, sf], num_steps=1, generator=_gen())
+    with pytest.raises(ValueError, match=r"models\[1\] must have the dtype"):
+        double = _small(3, F64)
+        vae.train_vaes([a, double], x, encoder_gradients=[sf, sf], num_steps=1, generator=_gen())
+    with pytest.raises(TypeError, match=r"models\[0\] must be a VAE"):
+        vae.train_vaes([None], x, encoder_gradients=[sf], num_steps=1, generator=_gen())  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="eval_samples"):
+        vae.train_vaes(
+            [a], x, encoder_gradients=[sf], num_steps=1, eval_samples=0, generator=_gen()
+        )
+    with pytest.raises(ValueError, match=r"^heldout_x must have shape"):
+        vae.train_vaes(
+            [a], x, encoder_gradients=[sf], num_steps=1, heldout_x=x[None], generator=_gen()
+        )
+
+
+def test_train_vaes_names_the_run_that_diverged() -> None:
+    split = _digits()
+    healthy, broken = _small(90), _small(91)
+    with torch.no_grad():
+        broken.decoder_parameters()[-1][0] = math.nan  # run 1's ELBO is NaN from the start
+    with pytest.raises(FloatingPointError, match=r"run 1 \(score_function\) is nan"):
+        vae.train_vaes(
+            [healthy, broken],
+            split.train_inputs,
+            encoder_gradients=["pathwise", "score_function"],
+            num_steps=3,
+            generator=_gen(),
+        )
 
 
 def test_minibatches_cover_each_epoch_once() -> None:

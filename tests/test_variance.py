@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -201,7 +202,7 @@ def _normal_moment(j: int) -> float:
 
 
 def _expect(poly: np.polynomial.Polynomial) -> float:
-    return float(sum(c * _normal_moment(j) for j, c in enumerate(poly.coef)))
+    return sum(float(c) * _normal_moment(j) for j, c in enumerate(poly.coef))
 
 
 @pytest.mark.parametrize("parameter", variance.PARAMETERS)
@@ -304,9 +305,9 @@ def test_variance_figures() -> None:
         plot_variance_grid,
     )
 
-    ks = np.geomspace(0.5, 5, 5)
+    ks: Any = np.geomspace(0.5, 5, 5)  # arrays where the signatures say Sequence[float]
     exact = variance.variance_curves(reparam.cosine_cost, ks, parameters=("loc",))
-    curves = {est: exact[est, "loc"] for est in variance.ESTIMATORS}
+    curves: dict[str, Any] = {est: exact[est, "loc"] for est in variance.ESTIMATORS}
     fig = plot_variance_curves(
         ks, curves, monte_carlo={"pathwise": (ks[:2], curves["pathwise"][:2])}, log_k=True
     )

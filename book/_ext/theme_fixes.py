@@ -225,8 +225,9 @@ def optimize_png(path: Path) -> int:
 
     from PIL import Image
 
-    with Image.open(path) as image:
-        image.load()
+    with Image.open(path) as opened:
+        opened.load()
+        image: Image.Image = opened
         dpi = image.info.get("dpi")
         opaque = image.mode == "RGB" or (
             image.mode == "RGBA" and image.getchannel("A").getextrema() == (255, 255)

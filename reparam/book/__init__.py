@@ -14,6 +14,15 @@ from one edition of the book to the next.
   gradient estimators.
 """
 
-from reparam.book import data, history, logistic, plotting, training, vae
+import importlib
+from types import ModuleType
 
 __all__ = ["data", "history", "logistic", "plotting", "training", "vae"]
+
+
+def __getattr__(name: str) -> ModuleType:
+    # Submodules load on first use (PEP 562): ``reparam.book.history`` then needs no
+    # matplotlib, and ``reparam.book.plotting`` is imported only by a chapter that draws.
+    if name in __all__:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

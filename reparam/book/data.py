@@ -22,7 +22,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from reparam._validation import as_tensor, check_count, check_generator, check_real
+from reparam._validation import (
+    as_tensor,
+    check_count,
+    check_floating_dtype,
+    check_generator,
+    check_instance,
+    check_real,
+)
 
 __all__ = [
     "DataSplit",
@@ -79,7 +86,7 @@ def _sklearn_datasets() -> ModuleType:
         raise ImportError(
             "reparam.book.data needs the package scikit-learn, which ships the digits and "
             "breast-cancer data sets (nothing is downloaded). Install it with "
-            "`pip install scikit-learn` (it is listed in requirements.txt)."
+            '`pip install "reparam[book]"` (or `pip install scikit-learn`).'
         ) from error
 
 
@@ -100,8 +107,7 @@ def split_indices(
     """
     num_examples = check_count(num_examples, "num_examples", minimum=2)
     test_fraction = _check_fraction(test_fraction)
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    check_instance(generator, "generator", torch.Generator, "a torch.Generator")
     num_test = min(max(round(test_fraction * num_examples), 1), num_examples - 1)
     order = torch.randperm(num_examples, generator=generator, device=generator.device).cpu()
     return order[num_test:].sort().values, order[:num_test].sort().values
@@ -229,8 +235,4 @@ def _check_fraction(test_fraction: Any) -> float:
 
 
 def _check_dtype(dtype: Any) -> torch.dtype:
-    if dtype is None:
-        return torch.get_default_dtype()
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
-    return dtype
+    return check_floating_dtype(dtype)

@@ -8,29 +8,30 @@ q_φ(z | x) = N(μ_φ(x), diag σ_φ(x)²) is a multilayer perceptron. The evide
     L(θ, φ; x) = E_{q_φ(z|x)}[log p_θ(x, z) − log q_φ(z | x)]
                = E_{q_φ(z|x)}[log p_θ(x | z)] − KL(q_φ(z | x) ‖ p(z))
 
-is estimated from N reparameterized draws z⁽ⁿ⁾ = μ_φ(x) + σ_φ(x) ⊙ ε⁽ⁿ⁾ in the two forms of
-Kingma & Welling (2014), section 2.3:
-
-- :func:`elbo` with ``estimator="generic"`` — their eq. 6 (estimator "A"): the average of
-  log p_θ(x, z⁽ⁿ⁾) − log q_φ(z⁽ⁿ⁾ | x);
-- :func:`elbo` with ``estimator="analytic_kl"`` — their eq. 7 (estimator "B"): the KL term in
-  closed form (:func:`kl_to_standard_normal`) and only the reconstruction term sampled.
-
+is estimated from N draws z⁽ⁿ⁾ of q_φ(z | x) in the two forms of Kingma & Welling (2014),
+section 2.3: estimator "A" (their eq. 6) averages log p_θ(x, z⁽ⁿ⁾) − log q_φ(z⁽ⁿ⁾ | x);
+estimator "B" (their eq. 7) takes the KL term in closed form
+(:func:`reparam.normal.kl_to_standard_normal`) and samples only the reconstruction term.
 (Kingma & Welling write L for the number of draws per data point and M for the minibatch
 size; the book writes N for the former and B for the latter.)
 
-:func:`elbo_surrogate` turns either estimate into a training objective whose gradient with
-respect to the encoder parameters φ comes either from the pathwise (reparameterization)
-estimator or from the score-function estimator, with the same draws and the same number of
-decoder evaluations: the comparison the chapter makes.
+The module writes no gradient estimator of its own. :func:`elbo_cost` is the sampled term
+as a cost, and :func:`elbo_estimate` hands it to the library's surrogate losses
+(:func:`reparam.surrogate.pathwise_surrogate` or
+:func:`reparam.surrogate.score_function_surrogate`, with the encoder's Gaussian as
+:data:`reparam.NORMAL`), whose ``backward()`` carries the chosen estimate of the encoder's
+gradient into the encoder network. :func:`elbo` and :func:`elbo_surrogate` apply it to a
+:class:`VAE`; :func:`train_vaes` trains several VAEs of one architecture together, as one
+batched network (the chapter's runs), and :func:`train_vae` trains one.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 import torch
@@ -39,6 +40,7 @@ from torch import Tensor, nn
 from reparam._validation import (
     as_tensor,
     check_broadcast,
+    check_callable,
     check_finite,
     check_generator,
     check_num_samples,
@@ -46,7 +48,8 @@ from reparam._validation import (
     is_real_number,
 )
 from reparam.book.training import MovingAverage, TrainingHistory, train
-from reparam.normal import NORMAL, kl_to_standard_normal, normal_log_prob, standard_normal
+from reparam.normal import NORMAL, kl_to_standard_normal, normal_log_prob
+from reparam.surrogate import SurrogateBaseline, pathwise_surrogate, score_function_surrogate
 
 __all__ = [
     "VAE",
@@ -56,10 +59,13 @@ __all__ = [
     "Likelihood",
     "bernoulli_log_likelihood",
     "elbo",
+    "elbo_cost",
+    "elbo_estimate",
     "elbo_surrogate",
     "linear_gaussian_elbo",
     "linear_gaussian_log_evidence",
     "train_vae",
+    "train_vaes",
 ]
 
 #: The decoder's likelihood p(x | z), for binary or real-valued data.
@@ -68,6 +74,8 @@ Likelihood = Literal["bernoulli", "gaussian"]
 Estimator = Literal["generic", "analytic_kl"]
 #: How the encoder's gradient is estimated.
 EncoderGradient = Literal["pathwise", "score_function"]
+#: z of shape ``(N, *batch_shape, latent_dim)`` -> log p_θ(x | z), ``(N, *batch_shape)``.
+LogLikelihood = Callable[[Tensor], Tensor]
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -90,6 +98,11 @@ def bernoulli_log_likelihood(x: Tensor, logits: Tensor) -> Tensor:
     logits = as_tensor(logits, "logits")
     x = as_tensor(x, "x", like=logits)
     check_broadcast(x=x.shape, logits=logits.shape)
+    return _bernoulli_log_likelihood(x, logits)
+
+
+def _bernoulli_log_likelihood(x: Tensor, logits: Tensor) -> Tensor:
+    """:func:`bernoulli_log_likelihood` without the checks, for arguments known to be valid."""
     x, logits = torch.broadcast_tensors(x.to(logits.dtype), logits)
     return -nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=-1)
 
@@ -168,9 +181,7 @@ class VAE(nn.Module):
             x: shape ``(*batch_shape, data_dim)``.
         """
         self._check_data(x)
-        out = self.encoder(x)
-        loc, log_scale = out[..., : self.latent_dim], out[..., self.latent_dim :]
-        return loc, log_scale.exp()
+        return self._split(self.encoder(x))
 
     def decode(self, z: Tensor) -> Tensor:
         """Decoder output (Bernoulli logits or Gaussian means), ``(*z.shape[:-1], data_dim)``."""
@@ -195,8 +206,22 @@ class VAE(nn.Module):
         Returns:
             Shape ``z.shape[:-1]``.
         """
-        out = self.decode(z)
+        return self._log_likelihood_of_output(x, self.decode(z), checked=False)
+
+    def _split(self, out: Tensor) -> tuple[Tensor, Tensor]:
+        """The encoder's output ``(..., 2 latent_dim)`` as ``(loc, scale)``: μ and exp(log σ)."""
+        loc, log_scale = out[..., : self.latent_dim], out[..., self.latent_dim :]
+        return loc, log_scale.exp()
+
+    def _log_likelihood_of_output(self, x: Tensor, out: Tensor, *, checked: bool) -> Tensor:
+        """log p_θ(x | z) from the decoder output at z, ``(..., data_dim)`` -> ``(...)``.
+
+        ``checked=True`` when ``x`` is known to be valid data broadcasting with ``out`` (the
+        training loop checks the data set once, not every minibatch).
+        """
         if self.likelihood == "bernoulli":
+            if checked:
+                return _bernoulli_log_likelihood(x, out)
             return bernoulli_log_likelihood(x, out)
         sq = ((x - out) / self.obs_scale).square().sum(dim=-1)
         return -0.5 * sq - self.data_dim * (math.log(self.obs_scale) + 0.5 * _LOG_2PI)
@@ -222,16 +247,23 @@ def _mlp(
     return nn.Sequential(*layers)
 
 
+# -- the ELBO estimators, built on the library's surrogate losses ---------------------------
 @dataclass(frozen=True)
 class ElboStep:
-    """One evaluation of :func:`elbo_surrogate`.
+    """One evaluation of :func:`elbo_estimate` (or :func:`elbo_surrogate`).
 
     Attributes:
-        surrogate: scalar whose gradient with respect to (θ, φ) is the chosen estimate of
-            the gradient of the batch-mean ELBO; maximise it (minimise its negative).
-        elbo: the ELBO estimate per data point, shape ``(batch,)``, detached.
-        signal: the sampled term the score function multiplies, per draw, shape
-            ``(num_samples, batch)``, detached (useful to update a baseline).
+        surrogate: 0-d. Its value is the batch-mean ELBO estimate and its gradient with
+            respect to (θ, φ) the chosen estimate of that mean's gradient: maximise it
+            (minimise its negative). Dimensions of ``batch_shape`` before the last (several
+            models evaluated together) are summed, so each model's parameters get the
+            gradient of its own batch mean.
+        elbo: the ELBO estimate per data point, shape ``batch_shape``; differentiable in
+            θ and φ through the draws with the pathwise encoder gradient, detached with the
+            score-function one (whose draws carry no gradient).
+        signal: the sampled term per draw, the cost the surrogates average and the
+            learning signal the score function multiplies; shape
+            ``(num_samples, *batch_shape)``, detached (useful to update a baseline).
     """
 
     surrogate: Tensor
@@ -239,21 +271,154 @@ class ElboStep:
     signal: Tensor
 
 
-def _draw(
-    model: VAE, x: Tensor, num_samples: int, generator: torch.Generator | None
-) -> tuple[Tensor, Tensor, Tensor]:
-    """Encode ``x`` and draw z = μ_φ(x) + σ_φ(x) ⊙ ε: returns ``(loc, scale, z)``, z of shape
-    ``(num_samples, batch, latent_dim)``."""
-    num_samples = check_num_samples(num_samples)
-    check_generator(generator)
-    if x.dim() != 2:
-        raise ValueError(f"x must have shape (batch, data_dim), got {tuple(x.shape)}")
-    loc, scale = model.encode(x)
-    eps = standard_normal(
-        (num_samples, *loc.shape), generator=generator, dtype=loc.dtype, device=loc.device
-    )
-    z = NORMAL.transform(eps, {"loc": loc, "scale": scale})  # z = μ + σ ⊙ ε, (N, B, latent)
-    return loc, scale, z
+def elbo_cost(
+    log_likelihood: LogLikelihood,
+    loc: Tensor,
+    scale: Tensor,
+    estimator: Estimator = "analytic_kl",
+) -> Callable[[Tensor], Tensor]:
+    """The sampled term of Kingma & Welling's ELBO estimators, as a cost.
+
+    - ``estimator="generic"``: f(z) = log p_θ(x | z) + log p(z) − log q_φ(z | x),
+      the integrand of their eq. 6 (estimator A);
+    - ``estimator="analytic_kl"``: f(z) = log p_θ(x | z), the sampled term of
+      their eq. 7 (estimator B), whose KL term :func:`elbo_estimate` subtracts
+      in closed form.
+
+    Args:
+        log_likelihood: z ``(N, *batch_shape, latent_dim)`` -> log p_θ(x | z),
+            ``(N, *batch_shape)``; for a :class:`VAE`,
+            ``functools.partial(model.log_likelihood, x)``.
+        loc: μ_φ(x), shape ``(*batch_shape, latent_dim)``.
+        scale: σ_φ(x) > 0, same shape.
+        estimator: ``"generic"`` or ``"analytic_kl"``.
+
+    Returns:
+        The cost z ``(N, *batch_shape, latent_dim)`` -> f(z),
+        ``(N, *batch_shape, 1)``: one value per draw and data point, shared by
+        the latent_dim coordinates of the code (the trailing 1 tells the
+        surrogates of :mod:`reparam.surrogate` so).
+    """
+    check_callable(log_likelihood, "log_likelihood")
+    _check_estimator(estimator)
+    params = {"loc": loc, "scale": scale}
+
+    def cost(z: Tensor) -> Tensor:
+        value = log_likelihood(z)
+        if estimator == "generic":
+            log_prior = normal_log_prob(z, 0.0, 1.0).sum(dim=-1)
+            log_q = NORMAL.log_prob(z, params).sum(dim=-1)
+            value = value + log_prior - log_q
+        return value.unsqueeze(-1)
+
+    return cost
+
+
+def elbo_estimate(
+    log_likelihood: LogLikelihood,
+    loc: Tensor,
+    scale: Tensor,
+    num_samples: int = 1,
+    *,
+    estimator: Estimator = "analytic_kl",
+    encoder_gradient: EncoderGradient = "pathwise",
+    baseline: SurrogateBaseline = None,
+    generator: torch.Generator | None = None,
+) -> ElboStep:
+    """The ELBO from N draws of q_φ(z | x) = N(loc, diag scale²), and its gradient.
+
+    The draws, the estimate and the encoder's gradient all come from
+    :mod:`reparam.surrogate`, with the cost :func:`elbo_cost` and the
+    distribution :data:`reparam.NORMAL` at ``{"loc": loc, "scale": scale}``:
+
+    - ``"pathwise"``: :func:`~reparam.surrogate.pathwise_surrogate` draws
+      z⁽ⁿ⁾ = μ_φ(x) + σ_φ(x) ⊙ ε⁽ⁿ⁾ and the gradient flows through the draws
+      into φ (Kingma & Welling, 2014, section 2.4);
+    - ``"score_function"``: :func:`~reparam.surrogate.score_function_surrogate`
+      detaches the draws and gives φ the gradient
+      (1/N) Σₙ (f(z⁽ⁿ⁾) − b) ∇_φ log q_φ(z⁽ⁿ⁾ | x) (Williams, 1992). The cost
+      also depends on the parameters directly (on θ through the decoder and,
+      in the generic form, on φ through log q_φ), which that estimator does not
+      see: the exact gradient of that dependence at the fixed draws,
+      (1/N) Σₙ ∇ f(z⁽ⁿ⁾), is added as a term of value 0.
+
+    Either way the decoder gets (1/N) Σₙ ∇_θ log p_θ(x | z⁽ⁿ⁾), from the same N
+    draws and N decoder evaluations per data point, and estimator B's
+    closed-form KL is subtracted with its exact gradient. Both are unbiased.
+
+    Args:
+        log_likelihood: z ``(N, *batch_shape, latent_dim)`` -> log p_θ(x | z),
+            ``(N, *batch_shape)``.
+        loc: μ_φ(x), shape ``(*batch_shape, latent_dim)``: ``batch_shape``
+            ends in the data points; dimensions before them index independent
+            models.
+        scale: σ_φ(x) > 0, same shape.
+        num_samples: N, draws per data point.
+        estimator: ``"generic"`` (Kingma & Welling eq. 6) or ``"analytic_kl"``
+            (eq. 7).
+        encoder_gradient: ``"pathwise"`` or ``"score_function"``.
+        baseline: score function only: ``None``, a constant b (a number or a
+            tensor broadcasting to ``(*batch_shape, 1)``, independent of the
+            draws) or ``"leave_one_out"`` (draw n uses the mean signal of the
+            other draws of its data point; N >= 2).
+        generator: source of the draws.
+
+    Returns:
+        An :class:`ElboStep`.
+    """
+    _check_encoder_gradient(encoder_gradient, baseline)
+    cost = elbo_cost(log_likelihood, loc, scale, estimator)
+    if not (isinstance(loc, Tensor) and loc.dim() >= 2):
+        shape = getattr(loc, "shape", type(loc).__name__)
+        raise ValueError(
+            "loc must be a tensor of shape (*batch_shape, latent_dim) whose "
+            f"batch_shape ends in the data points, got {shape}"
+        )
+    params = {"loc": loc, "scale": scale}
+    recorded: list[Tensor] = []  # the cost at the draws, with its graph
+
+    def record(z: Tensor) -> Tensor:
+        recorded.append(cost(z))
+        return recorded[-1]
+
+    if encoder_gradient == "pathwise":
+        total = pathwise_surrogate(
+            record,
+            NORMAL,
+            params,
+            num_samples,
+            generator=generator,
+        )
+    else:
+        _check_baseline_shape(baseline, loc.shape[:-1])
+        grad_enabled = torch.is_grad_enabled()
+
+        def record_detached(z: Tensor) -> Tensor:
+            # The surrogate evaluates the cost without autograd; keep the
+            # graph to θ (and to φ through log q) for the direct term, without
+            # evaluating the decoder twice.
+            with torch.set_grad_enabled(grad_enabled):
+                return record(z).detach()
+
+        total = score_function_surrogate(
+            record_detached,
+            NORMAL,
+            params,
+            num_samples,
+            generator=generator,
+            baseline=baseline,
+        )
+        direct = recorded[0].sum() / num_samples
+        total = total + (direct - direct.detach())
+    signal = recorded[0].squeeze(-1)  # (N, *batch_shape)
+    value = signal.mean(dim=0)
+    if estimator == "analytic_kl":
+        kl = kl_to_standard_normal(loc, scale)
+        total = total - kl.sum()
+        value = value - kl
+    if encoder_gradient == "score_function":
+        value = value.detach()
+    return ElboStep(total / loc.shape[-2], value, signal.detach())
 
 
 def elbo(
@@ -271,7 +436,8 @@ def elbo(
     ``estimator="analytic_kl"`` is their eq. 7 (estimator B):
     −KL(q_φ(z | x) ‖ p(z)) + (1/N) Σₙ log p_θ(x | z⁽ⁿ⁾).
     Both are unbiased, and differentiable in θ and φ through
-    z⁽ⁿ⁾ = μ_φ(x) + σ_φ(x) ⊙ ε⁽ⁿ⁾.
+    z⁽ⁿ⁾ = μ_φ(x) + σ_φ(x) ⊙ ε⁽ⁿ⁾ (the ``elbo`` of the :class:`ElboStep` of
+    :func:`elbo_estimate` with the pathwise encoder gradient).
 
     Args:
         model: the VAE.
@@ -285,14 +451,16 @@ def elbo(
         Kingma & Welling's minibatch estimator of the whole data set's ELBO
         (their eq. 8).
     """
-    _check_estimator(estimator)
-    loc, scale, z = _draw(model, x, num_samples, generator)
-    log_lik = model.log_likelihood(x, z)  # (N, B)
-    if estimator == "analytic_kl":
-        return log_lik.mean(dim=0) - kl_to_standard_normal(loc, scale)
-    log_prior = normal_log_prob(z, 0.0, 1.0).sum(dim=-1)
-    log_q = normal_log_prob(z, loc, scale).sum(dim=-1)
-    return (log_lik + log_prior - log_q).mean(dim=0)
+    loc, scale = _encode_batch(model, x)
+    step = elbo_estimate(
+        partial(model.log_likelihood, x),
+        loc,
+        scale,
+        num_samples,
+        estimator=estimator,
+        generator=generator,
+    )
+    return step.elbo
 
 
 def elbo_surrogate(
@@ -302,25 +470,17 @@ def elbo_surrogate(
     *,
     estimator: Estimator = "analytic_kl",
     encoder_gradient: EncoderGradient = "pathwise",
-    baseline: Tensor | float | None = None,
+    baseline: Tensor | float | Literal["leave_one_out"] | None = None,
     generator: torch.Generator | None = None,
 ) -> ElboStep:
-    """Batch-mean ELBO objective with a choice of encoder gradient.
+    """Batch-mean ELBO objective of a :class:`VAE` with a choice of encoder gradient.
 
-    The decoder parameters θ always get the exact gradient of the sampled
-    terms, (1/N) Σₙ ∇_θ log p_θ(x | z⁽ⁿ⁾). The encoder parameters φ get
-
-    - ``"pathwise"``: the reparameterization gradient, by differentiating
-      :func:`elbo` through z⁽ⁿ⁾ = μ_φ(x) + σ_φ(x) ⊙ ε⁽ⁿ⁾;
-    - ``"score_function"``: (1/N) Σₙ (s⁽ⁿ⁾ − b) ∇_φ log q_φ(z⁽ⁿ⁾ | x) plus
-      the exact gradient of the terms in which φ appears explicitly
-      (−log q_φ(z⁽ⁿ⁾ | x) for the generic form, whose gradient has mean
-      zero; the analytic KL for the other). Here the learning signal s⁽ⁿ⁾ is
-      log p_θ(x, z⁽ⁿ⁾) − log q_φ(z⁽ⁿ⁾ | x) (generic) or log p_θ(x | z⁽ⁿ⁾)
-      (analytic KL), treated as a constant, and b is an optional baseline.
-
-    Both modes use the same N draws per data point and the same N decoder
-    evaluations, so they have the same budget; both are unbiased.
+    :func:`elbo_estimate` applied to the model's encoder output at ``x`` and its decoder's
+    log-likelihood: the decoder parameters θ get (1/N) Σₙ ∇_θ log p_θ(x | z⁽ⁿ⁾), the
+    encoder parameters φ the pathwise or the score-function estimate (with the learning
+    signal log p_θ(x, z⁽ⁿ⁾) − log q_φ(z⁽ⁿ⁾ | x) for the generic form, log p_θ(x | z⁽ⁿ⁾)
+    for the analytic-KL one). Both modes use the same N draws per data point and the same
+    N decoder evaluations, so they have the same budget; both are unbiased.
 
     Args:
         model: the VAE.
@@ -329,66 +489,85 @@ def elbo_surrogate(
         estimator: ``"generic"`` (Kingma & Welling eq. 6) or
             ``"analytic_kl"`` (eq. 7).
         encoder_gradient: ``"pathwise"`` or ``"score_function"``.
-        baseline: b, a constant (scalar or shape ``(batch,)``) subtracted
-            from the learning signal; score function only. It must not
-            depend on the draws.
+        baseline: score function only: b, a constant (a number or a tensor of shape
+            ``(batch,)``, one per data point) subtracted from the learning signal, which
+            must not depend on the draws; or ``"leave_one_out"`` (needs N >= 2).
         generator: source of ε.
 
     Returns:
-        An :class:`ElboStep`.
+        An :class:`ElboStep`; ``signal`` has shape ``(num_samples, batch)``.
     """
-    _check_estimator(estimator)
-    if encoder_gradient not in ("pathwise", "score_function"):
-        choices = "'pathwise' or 'score_function'"
-        got = repr(encoder_gradient)
-        raise ValueError(f"encoder_gradient must be {choices}, got {got}")
-    if baseline is not None and encoder_gradient == "pathwise":
-        raise ValueError(
-            "baseline must be None with the pathwise encoder gradient: "
-            "it applies to the score-function encoder gradient only"
-        )
-    loc, scale, z = _draw(model, x, num_samples, generator)
-    if encoder_gradient == "score_function":
-        # no path from φ to the draws: φ is reached through log q only
-        z = z.detach()
-    log_lik = model.log_likelihood(x, z)  # (N, B)
-    log_q = normal_log_prob(z, loc, scale).sum(dim=-1)  # (N, B)
-    if estimator == "analytic_kl":
-        kl = kl_to_standard_normal(loc, scale)  # (B,)
-        sampled = log_lik
-        value = log_lik.mean(dim=0) - kl
-    else:
-        kl = torch.zeros_like(loc[..., 0])
-        sampled = log_lik + normal_log_prob(z, 0.0, 1.0).sum(dim=-1) - log_q
-        value = sampled.mean(dim=0)
-    signal = sampled.detach()
-    if encoder_gradient == "pathwise":
-        surrogate = value.mean()
-    else:
-        b = _check_baseline(baseline, signal)
-        score_term = (signal - b) * log_q  # gradient: (s - b) ∇_φ log q
-        surrogate = (score_term + sampled).mean(dim=0).sub(kl).mean()
-    return ElboStep(surrogate, value.detach(), signal)
+    loc, scale = _encode_batch(model, x)
+    return elbo_estimate(
+        partial(model.log_likelihood, x),
+        loc,
+        scale,
+        num_samples,
+        estimator=estimator,
+        encoder_gradient=encoder_gradient,
+        baseline=_per_data_point(baseline, loc),
+        generator=generator,
+    )
 
 
-def _check_baseline(baseline: Tensor | float | None, signal: Tensor) -> Tensor:
-    if baseline is None:
-        return torch.zeros((), dtype=signal.dtype, device=signal.device)
+def _encode_batch(model: VAE, x: Tensor) -> tuple[Tensor, Tensor]:
+    if not isinstance(model, VAE):
+        raise TypeError(f"model must be a VAE, got {type(model).__name__}")
+    if not isinstance(x, Tensor) or x.dim() != 2:
+        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"x must have shape (batch, data_dim), got {shape}")
+    return model.encode(x)
+
+
+def _per_data_point(
+    baseline: Tensor | float | Literal["leave_one_out"] | None, loc: Tensor
+) -> SurrogateBaseline:
+    """A baseline of shape ``()`` or ``(batch,)`` as the surrogates' ``()`` or ``(batch, 1)``."""
+    if baseline is None or isinstance(baseline, str):
+        return baseline  # a name: the surrogate checks it
     if not (isinstance(baseline, Tensor) or is_real_number(baseline)):
-        raise TypeError(f"baseline must be a float or a tensor, got {type(baseline).__name__}")
-    b = torch.as_tensor(baseline, dtype=signal.dtype, device=signal.device).detach()
-    check_finite(b, "baseline")
-    if b.dim() > 1 or (b.dim() == 1 and b.shape[0] != signal.shape[1]):
-        raise ValueError(
-            f"baseline must be a scalar or have shape (batch,) = ({signal.shape[1]},), "
-            f"got {tuple(b.shape)}"
+        raise TypeError(
+            "baseline must be None, a float, a tensor or 'leave_one_out', "
+            f"got {type(baseline).__name__}"
         )
-    return b
+    b = as_tensor(baseline, "baseline", like=loc).detach()
+    check_finite(b, "baseline")
+    batch = loc.shape[0]
+    if b.dim() > 1 or (b.dim() == 1 and b.shape[0] != batch):
+        raise ValueError(
+            f"baseline must be a scalar or have shape (batch,) = ({batch},), got {tuple(b.shape)}"
+        )
+    return b.unsqueeze(-1) if b.dim() == 1 else b
+
+
+def _check_baseline_shape(baseline: SurrogateBaseline, batch_shape: torch.Size) -> None:
+    if not isinstance(baseline, Tensor):
+        return
+    target = (*batch_shape, 1)
+    # by hand: torch.broadcast_shapes costs more than the rest of a training step's checks
+    pairs = zip(reversed(baseline.shape), reversed(target), strict=False)
+    if baseline.dim() > len(target) or any(b not in (1, t) for b, t in pairs):
+        raise ValueError(
+            f"baseline must broadcast to (*batch_shape, 1) = {target}, "
+            f"got shape {tuple(baseline.shape)}"
+        )
 
 
 def _check_estimator(estimator: str) -> None:
     if estimator not in ("generic", "analytic_kl"):
         raise ValueError(f"estimator must be 'generic' or 'analytic_kl', got {estimator!r}")
+
+
+def _check_encoder_gradient(encoder_gradient: str, baseline: object = None) -> None:
+    if encoder_gradient not in ("pathwise", "score_function"):
+        raise ValueError(
+            f"encoder_gradient must be 'pathwise' or 'score_function', got {encoder_gradient!r}"
+        )
+    if baseline is not None and encoder_gradient == "pathwise":
+        raise ValueError(
+            "baseline must be None with the pathwise encoder gradient: "
+            "it applies to the score-function encoder gradient only"
+        )
 
 
 def linear_gaussian_elbo(
@@ -442,6 +621,330 @@ def linear_gaussian_log_evidence(
     return dist.log_prob(x)
 
 
+# -- training: several runs as one batched network -----------------------------------------
+_Layer = tuple[Tensor, Tensor] | None  # stacked (weight, bias) of a linear layer, or tanh
+
+
+def _stack_layers(networks: Sequence[nn.Sequential]) -> list[_Layer]:
+    """The layers of R networks of one architecture as leaf tensors with a run dimension.
+
+    A linear layer becomes weights ``(R, fan_in, fan_out)`` (transposed once here, so the
+    forward pass needs no transpose) and biases ``(R, 1, fan_out)``.
+    """
+    layers: list[_Layer] = []
+    for modules in zip(*networks, strict=True):
+        if all(isinstance(module, nn.Linear) for module in modules):
+            linear = [module for module in modules if isinstance(module, nn.Linear)]
+            weight = torch.stack([module.weight.detach().T for module in linear])
+            bias = torch.stack([module.bias.detach() for module in linear]).unsqueeze(1)
+            layers.append((weight.requires_grad_(), bias.requires_grad_()))
+        elif all(isinstance(module, nn.Tanh) for module in modules):
+            layers.append(None)
+        else:
+            raise TypeError(f"cannot stack layers {[type(m).__name__ for m in modules]}")
+    return layers
+
+
+def _run_layers(layers: list[_Layer], hidden: Tensor) -> Tensor:
+    """``(R, M, fan_in)`` -> ``(R, M, fan_out)``: each run's network on its own rows."""
+    for layer in layers:
+        hidden = torch.tanh(hidden) if layer is None else torch.baddbmm(layer[1], hidden, layer[0])
+    return hidden
+
+
+def _write_back(networks: Sequence[nn.Sequential], layers: list[_Layer]) -> None:
+    with torch.no_grad():
+        for modules, layer in zip(zip(*networks, strict=True), layers, strict=True):
+            if layer is None:
+                continue
+            weight, bias = layer
+            for run, module in enumerate(modules):
+                assert isinstance(module, nn.Linear)
+                module.weight.copy_(weight[run].T)
+                module.bias.copy_(bias[run, 0])
+
+
+class _Stack:
+    """R VAEs of one architecture evaluated as one network with a leading run dimension.
+
+    On a CPU a training step of these small networks costs mostly per-operation overhead,
+    so one batched matrix product per layer (``torch.baddbmm``) for all R runs costs little
+    more than one run's; the arithmetic per run is that of the run's own :class:`VAE`.
+    """
+
+    def __init__(self, models: Sequence[VAE], encoder_gradient: EncoderGradient) -> None:
+        self.models = list(models)
+        self.encoder_gradient = encoder_gradient
+        self.encoder = _stack_layers([model.encoder for model in models])
+        self.decoder = _stack_layers([model.decoder for model in models])
+
+    def parameters(self) -> list[Tensor]:
+        return [tensor for layer in self.encoder + self.decoder if layer for tensor in layer]
+
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """x ``(B, data_dim)`` -> each run's ``(loc, scale)``, each ``(R, B, latent_dim)``."""
+        hidden = x.expand(len(self.models), *x.shape)
+        return self.models[0]._split(_run_layers(self.encoder, hidden))
+
+    def log_likelihood(self, x: Tensor, z: Tensor) -> Tensor:
+        """log p_θ(x | z) under each run's decoder: z ``(N, R, B, K)`` -> ``(N, R, B)``."""
+        n, runs, batch, latent = z.shape
+        hidden = z.transpose(0, 1).reshape(runs, n * batch, latent)
+        out = _run_layers(self.decoder, hidden).reshape(runs, n, batch, -1).transpose(0, 1)
+        return self.models[0]._log_likelihood_of_output(x, out, checked=True)
+
+    def write_back(self) -> None:
+        """Copy the trained weights into the runs' models."""
+        _write_back([model.encoder for model in self.models], self.encoder)
+        _write_back([model.decoder for model in self.models], self.decoder)
+
+
+#: Each encoder gradient's runs draw from their own noise streams, so that a run's training
+#: does not depend on whether runs of the other encoder gradient train alongside it.
+_STREAM = {"pathwise": 0, "score_function": 1}
+
+
+@dataclass
+class _Group:
+    """The runs of one encoder gradient: their stacked network, baselines and noise."""
+
+    runs: list[int]
+    stack: _Stack
+    averages: list[MovingAverage | None]
+    noise: torch.Generator
+    evaluation_noise: torch.Generator
+
+    def estimate(self, x: Tensor, num_samples: int, estimator: Estimator) -> ElboStep:
+        """Every run's training objective on the minibatch ``x`` (its own encoder gradient)."""
+        loc, scale = self.stack.encode(x)
+        return elbo_estimate(
+            partial(self.stack.log_likelihood, x),
+            loc,
+            scale,
+            num_samples,
+            estimator=estimator,
+            encoder_gradient=self.stack.encoder_gradient,
+            baseline=self.baseline(),
+            generator=self.noise,
+        )
+
+    def heldout_elbo(self, x: Tensor, num_samples: int) -> Tensor:
+        """Every run's mean ELBO per image of ``x`` (estimator B), shape ``(R,)``."""
+        with torch.no_grad():
+            loc, scale = self.stack.encode(x)
+            step = elbo_estimate(
+                partial(self.stack.log_likelihood, x),
+                loc,
+                scale,
+                num_samples,
+                generator=self.evaluation_noise,
+            )
+        return step.elbo.mean(dim=-1)
+
+    def baseline(self) -> Tensor | None:
+        """Each run's moving-average baseline (0 before the first update), ``(R, 1, 1)``."""
+        if all(average is None for average in self.averages):
+            return None
+        zero = torch.zeros((), dtype=self.stack.parameters()[0].dtype)
+        values = [
+            average.value if average is not None and average.value is not None else zero
+            for average in self.averages
+        ]
+        return torch.stack([value.to(zero.device) for value in values]).reshape(-1, 1, 1)
+
+    def update_baselines(self, signal: Tensor) -> None:
+        """Fold each run's mean learning signal of ``signal`` ``(N, R, B)`` into its average."""
+        means = signal.mean(dim=(0, 2))
+        for run, average in enumerate(self.averages):
+            if average is not None:
+                average.update(means[run])
+
+
+def _architecture(model: VAE) -> tuple[object, ...]:
+    return (model.data_dim, model.latent_dim, model.hidden_sizes, model.likelihood, model.obs_scale)
+
+
+def _check_runs(
+    models: Sequence[VAE],
+    encoder_gradients: Sequence[EncoderGradient],
+    baseline_decays: Sequence[float | None] | None,
+) -> list[float | None]:
+    if len(models) == 0:
+        raise ValueError("models must hold at least one VAE")
+    first = models[0]
+    for i, model in enumerate(models):
+        if not isinstance(model, VAE):
+            raise TypeError(f"models[{i}] must be a VAE, got {type(model).__name__}")
+        if _architecture(model) != _architecture(first):
+            raise ValueError(
+                f"models must share one architecture (data_dim, latent_dim, hidden_sizes, "
+                f"likelihood, obs_scale): models[{i}] differs from models[0]"
+            )
+        kinds = {(p.dtype, p.device) for p in model.parameters()}
+        if kinds != {(p.dtype, p.device) for p in first.parameters()}:
+            raise ValueError(f"models[{i}] must have the dtype and device of models[0]")
+    if len({id(model) for model in models}) != len(models):
+        raise ValueError("models must be distinct: a model listed twice would be trained twice")
+    decays: list[float | None] = (
+        [None] * len(models) if baseline_decays is None else list(baseline_decays)
+    )
+    for name, values in (("encoder_gradients", encoder_gradients), ("baseline_decays", decays)):
+        if len(values) != len(models):
+            raise ValueError(
+                f"{name} must have one entry per model ({len(models)}), got {len(values)}"
+            )
+    for i, (mode, decay) in enumerate(zip(encoder_gradients, decays, strict=True)):
+        _check_encoder_gradient(mode)
+        if decay is not None and mode != "score_function":
+            raise ValueError(
+                f"baseline_decay of run {i} must be None with the pathwise encoder gradient: "
+                "it applies to the score-function encoder gradient only"
+            )
+    return decays
+
+
+def train_vaes(
+    models: Sequence[VAE],
+    train_x: Tensor,
+    *,
+    encoder_gradients: Sequence[EncoderGradient],
+    baseline_decays: Sequence[float | None] | None = None,
+    num_steps: int,
+    batch_size: int = 100,
+    num_samples: int = 1,
+    learning_rate: float = 1e-3,
+    estimator: Estimator = "analytic_kl",
+    heldout_x: Tensor | None = None,
+    eval_every: int = 100,
+    eval_samples: int = 10,
+    generator: torch.Generator,
+    progress: bool | None = None,
+) -> list[TrainingHistory]:
+    """Fit several VAEs of one architecture together with Adam; record held-out ELBOs.
+
+    Run r trains ``models[r]`` with ``encoder_gradients[r]`` (and, for the score
+    function, an optional moving-average baseline of decay ``baseline_decays[r]``:
+    b ← decay · b + (1 − decay) · mean(s), updated after each step). Each step estimates
+    every run's batch-mean ELBO with :func:`elbo_estimate` (N = ``num_samples`` draws per
+    image; Kingma & Welling used a minibatch of 100 and one draw) and takes an Adam step
+    on its negative. All runs see the same minibatches. The runs of one encoder gradient
+    are evaluated as one batched network with a leading run dimension, so on a CPU, where
+    such small networks cost mostly per-operation overhead, three runs train in far less
+    than three times one run's time. Each run's arithmetic is its own (Adam acts entry by
+    entry) and each encoder gradient draws from its own noise streams, so a run trains
+    exactly as it would alone unless it shares its encoder gradient with another run (then
+    the two split one stream's draws). The models are updated in place when training ends
+    (or stops).
+
+    Args:
+        models: the VAEs, one architecture, dtype and device; trained in place.
+        train_x: training data, shape ``(n_train, data_dim)``.
+        encoder_gradients: ``"pathwise"`` or ``"score_function"``, one per model.
+        baseline_decays: per model, ``None`` or a decay in [0, 1) for a moving-average
+            baseline (score function only); default: no baselines.
+        num_steps: optimisation steps.
+        batch_size: data points per step.
+        num_samples: draws per data point.
+        learning_rate: Adam's step size.
+        estimator: ``"generic"`` or ``"analytic_kl"``.
+        heldout_x: data for evaluation, shape ``(n_test, data_dim)``.
+        eval_every: steps between evaluations.
+        eval_samples: draws per image for the held-out ELBO (analytic-KL form).
+        generator: one seeded generator; the minibatch order, the evaluation noise and the
+            training noise each come from a generator seeded from it, so adding
+            evaluations does not change training.
+        progress: show a progress bar (default: only in a terminal).
+
+    Returns:
+        One :class:`TrainingHistory` per model: ``values`` are its training minibatch
+        ELBOs (mean per image), ``evaluations`` its held-out ELBOs (mean per image, in
+        nats); ``seconds`` and ``train_seconds`` are those of the joint loop.
+    """
+    decays = _check_runs(models, encoder_gradients, baseline_decays)
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    learning_rate = check_real(learning_rate, "learning_rate", positive=True)
+    num_samples = check_num_samples(num_samples)
+    eval_samples = check_num_samples(eval_samples, "eval_samples")
+    _check_estimator(estimator)
+    for name, data in (("train_x", train_x), ("heldout_x", heldout_x)):
+        if data is not None:
+            models[0]._check_data(data)
+            if data.dim() != 2:
+                raise ValueError(f"{name} must have shape (n, data_dim), got {tuple(data.shape)}")
+    seeds = torch.randint(0, 2**62, (3,), generator=generator, device=generator.device).tolist()
+    device = generator.device
+    batch_gen = torch.Generator(device).manual_seed(seeds[0])
+    groups = []
+    for mode in dict.fromkeys(encoder_gradients):  # one group per encoder gradient, in order
+        runs = [i for i, m in enumerate(encoder_gradients) if m == mode]
+        averages = [None if (d := decays[i]) is None else MovingAverage(d) for i in runs]
+        noise, evaluation_noise = (
+            torch.Generator(device).manual_seed(seed + _STREAM[mode]) for seed in seeds[1:]
+        )
+        stack = _Stack([models[i] for i in runs], mode)
+        groups.append(_Group(runs, stack, averages, noise, evaluation_noise))
+    order = [run for group in groups for run in group.runs]
+    values: list[list[float]] = [[] for _ in models]
+    evaluations: list[list[float]] = [[] for _ in models]
+    parameters = [tensor for group in groups for tensor in group.stack.parameters()]
+    # The fused Adam (one kernel for all tensors) where torch has it: the step is
+    # overhead-bound, and Adam acts entry by entry, so the result is Adam's.
+    fused = all(p.device.type in ("cpu", "cuda") for p in parameters) or None
+    optimizer = torch.optim.Adam(parameters, lr=learning_rate, fused=fused)
+
+    def record(per_run: list[Tensor], into: list[list[float]], what: str) -> float:
+        numbers = torch.cat(per_run).tolist()
+        for run, number in zip(order, numbers, strict=True):
+            if not math.isfinite(number):
+                raise FloatingPointError(
+                    f"training diverged: the {what} of run {run} "
+                    f"({encoder_gradients[run]}) is {number} after {len(values[0])} steps; "
+                    "lower the learning rate or check the model"
+                )
+            into[run].append(number)
+        return math.fsum(numbers)
+
+    def step(indices: Tensor) -> float:
+        x = train_x[indices.to(train_x.device)]
+        outs = [group.estimate(x, num_samples, estimator) for group in groups]
+        torch.stack([out.surrogate for out in outs]).sum().neg().backward()
+        for group, out in zip(groups, outs, strict=True):
+            group.update_baselines(out.signal)
+        return record([out.elbo.detach().mean(dim=-1) for out in outs], values, "objective")
+
+    def evaluate() -> float:
+        assert heldout_x is not None
+        per_run = [group.heldout_elbo(heldout_x, eval_samples) for group in groups]
+        return record(per_run, evaluations, "held-out ELBO")
+
+    try:
+        joint = train(
+            step,
+            optimizer,
+            train_x.shape[0],
+            num_steps=num_steps,
+            batch_size=batch_size,
+            generator=batch_gen,
+            evaluate=evaluate if heldout_x is not None else None,
+            eval_every=eval_every,
+            progress=progress,
+        )
+    finally:
+        for group in groups:
+            group.stack.write_back()
+    return [
+        TrainingHistory(
+            values=values[run],
+            eval_steps=list(joint.eval_steps),
+            evaluations=evaluations[run],
+            seconds=joint.seconds,
+            train_seconds=joint.train_seconds,
+        )
+        for run in range(len(models))
+    ]
+
+
 def train_vae(
     model: VAE,
     train_x: Tensor,
@@ -459,87 +962,31 @@ def train_vae(
     generator: torch.Generator,
     progress: bool | None = None,
 ) -> TrainingHistory:
-    """Fit a VAE with Adam on minibatches of ``train_x``; record the held-out ELBO.
+    """Fit one VAE with Adam on minibatches of ``train_x``; record the held-out ELBO.
 
-    Each step estimates the batch-mean ELBO with :func:`elbo_surrogate` (N =
-    ``num_samples`` draws per image; Kingma & Welling used a minibatch of 100 and one draw)
-    and takes an Adam step on its negative. With ``baseline_decay`` (score function only) the
-    baseline is an exponential moving average of the batch-mean learning signal:
-    b ← decay · b + (1 − decay) · mean(s), updated after each step.
-
-    Args:
-        model: the VAE, trained in place.
-        train_x: training data, shape ``(n_train, data_dim)``.
-        num_steps: optimisation steps.
-        batch_size: data points per step.
-        num_samples: draws per data point.
-        learning_rate: Adam's step size.
-        estimator: ``"generic"`` or ``"analytic_kl"``.
-        encoder_gradient: ``"pathwise"`` or ``"score_function"``.
-        baseline_decay: in [0, 1) to use a moving-average baseline; score function only.
-        heldout_x: data for evaluation, shape ``(n_test, data_dim)``.
-        eval_every: steps between evaluations.
-        eval_samples: draws per image for the held-out ELBO (analytic-KL form).
-        generator: one seeded generator; the minibatch order, the evaluation noise and the
-            training noise each come from a generator seeded from it, so adding
-            evaluations does not change training.
-        progress: show a progress bar (default: only in a terminal).
+    :func:`train_vaes` with one model (see there for the arguments): each step estimates the
+    batch-mean ELBO with :func:`elbo_estimate` and takes an Adam step on its negative; with
+    ``baseline_decay`` (score function only) the baseline is an exponential moving average
+    of the batch-mean learning signal.
 
     Returns:
         The :class:`TrainingHistory`: ``values`` are the training minibatch ELBOs (mean per
         image) and ``evaluations`` the held-out ELBOs (mean per image, in nats).
     """
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-    learning_rate = check_real(learning_rate, "learning_rate", positive=True)
-    average: MovingAverage | None = None
-    if baseline_decay is not None:
-        if encoder_gradient != "score_function":
-            raise ValueError(
-                "baseline_decay must be None with the pathwise encoder gradient: it applies to "
-                "the score-function encoder gradient only"
-            )
-        average = MovingAverage(baseline_decay)
-    model._check_data(train_x)
-    seeds = torch.randint(0, 2**62, (3,), generator=generator, device=generator.device).tolist()
-    device = generator.device
-    batch_gen = torch.Generator(device).manual_seed(seeds[0])
-    noise_gen = torch.Generator(device).manual_seed(seeds[1])
-    eval_gen = torch.Generator(device).manual_seed(seeds[2])
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-
-    def step(indices: Tensor) -> float:
-        x = train_x[indices.to(train_x.device)]
-        out = elbo_surrogate(
-            model,
-            x,
-            num_samples,
-            estimator=estimator,
-            encoder_gradient=encoder_gradient,
-            baseline=average.value if average is not None else None,
-            generator=noise_gen,
-        )
-        out.surrogate.neg().backward()
-        if average is not None:
-            average.update(out.signal.mean())
-        return float(out.elbo.mean())
-
-    evaluate = None
-    if heldout_x is not None:
-        model._check_data(heldout_x)
-
-        def evaluate() -> float:
-            with torch.no_grad():
-                return float(elbo(model, heldout_x, eval_samples, generator=eval_gen).mean())
-
-    return train(
-        step,
-        optimizer,
-        train_x.shape[0],
+    (history,) = train_vaes(
+        [model],
+        train_x,
+        encoder_gradients=[encoder_gradient],
+        baseline_decays=[baseline_decay],
         num_steps=num_steps,
         batch_size=batch_size,
-        generator=batch_gen,
-        evaluate=evaluate,
+        num_samples=num_samples,
+        learning_rate=learning_rate,
+        estimator=estimator,
+        heldout_x=heldout_x,
         eval_every=eval_every,
+        eval_samples=eval_samples,
+        generator=generator,
         progress=progress,
     )
+    return history

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from reparam._validation import check_choice, check_instance
 from reparam.catalog import composition, implicit, inverse_cdf, location_scale
 from reparam.catalog.entry import (
     APPROACHES,
@@ -31,8 +32,12 @@ from reparam.catalog.entry import (
     KnownError,
     Moment,
     PathReparameterization,
-    uniform_open,
 )
+from reparam.noise import open_uniform
+
+#: Transitional alias of :func:`reparam.noise.open_uniform` (the one open-interval sampler),
+#: kept while ``book/reparameterizations-table.ipynb`` still calls it by this name.
+uniform_open = open_uniform
 
 __all__ = [
     "APPROACHES",
@@ -96,8 +101,7 @@ CATALOG: dict[str, CatalogEntry] = {entry.key: entry for entry in _ORDER}
 
 def get(key: str) -> CatalogEntry:
     """The entry registered under ``key`` (e.g. ``"gamma"``); ``KeyError`` lists the keys."""
-    if not isinstance(key, str):
-        raise TypeError(f"key must be a str such as 'gamma', got {type(key).__name__}")
+    check_instance(key, "key", str, "a str such as 'gamma'")
     try:
         return CATALOG[key]
     except KeyError:
@@ -106,8 +110,8 @@ def get(key: str) -> CatalogEntry:
 
 def entries(approach: Approach | None = None) -> list[CatalogEntry]:
     """The entries of one approach (all entries if ``approach`` is None), in table order."""
-    if approach is not None and approach not in APPROACHES:
-        raise ValueError(f"approach must be one of {APPROACHES}, got {approach!r}")
+    if approach is not None:
+        check_choice(approach, "approach", APPROACHES)
     return [e for e in _ORDER if approach is None or e.approach == approach]
 
 

@@ -26,12 +26,14 @@ from reparam.catalog.entry import (
     Params,
     PathReparameterization,
     exp_in_range,
+    noise_like,
     normal_noise,
     open_unit,
     positive_finite,
     uniform_noise,
 )
 from reparam.catalog.implicit import gamma_log_draw, implicit_log_gamma
+from reparam.catalog.location_scale import laplace_cdf, laplace_log_prob
 from reparam.normal import normal_cdf, normal_log_prob
 from reparam.reparameterization import Parameter, positive, real
 
@@ -56,8 +58,10 @@ def _log_gamma_noise(*names: str, scale: float = 1.0) -> NoiseSampler:
     def sample(
         num_samples: int, p: Params, generator: torch.Generator | None, batch: torch.Size
     ) -> Tensor:
+        dtype, _ = noise_like(p)  # in the promoted dtype: the rate may be wider than α
         shapes = torch.stack(
-            [(scale * p[name].detach()).expand(num_samples, *batch) for name in names], dim=-1
+            [(scale * p[name].detach().to(dtype)).expand(num_samples, *batch) for name in names],
+            dim=-1,
         )
         return gamma_log_draw(shapes, generator)
 
@@ -110,9 +114,7 @@ LOG_NORMAL = CatalogEntry(
         lambda z: z,
         lambda p: torch.exp(p["loc"] + p["scale"] ** 2 / 2),
     ),
-    cdf=lambda z, p: (
-        0.5 * torch.erfc(-(z.clamp(min=0).log() - p["loc"]) / (p["scale"] * math.sqrt(2)))
-    ),
+    cdf=lambda z, p: normal_cdf(z.clamp(min=0).log(), p["loc"], p["scale"]),
     torch_distribution=lambda p: D.LogNormal(p["loc"], p["scale"]),
     kingma_welling="composition",
 )
@@ -190,9 +192,13 @@ def dirichlet_path(eps: Tensor, p: Params) -> Tensor:
 
 
 def _check_concentration_vector(value: Tensor, name: str) -> None:
-    positive(value, name)
+    """At least two components along the last dimension, each finite and > 0."""
     if value.dim() < 1 or value.shape[-1] < 2:
-        raise ValueError(f"{name} must have at least 2 components on its last axis")
+        raise ValueError(
+            f"{name} must have at least 2 components along its last dimension, "
+            f"got shape {tuple(value.shape)}"
+        )
+    positive(value, name)
 
 
 def _dirichlet_log_prob(z: Tensor, p: Params) -> Tensor:
@@ -478,7 +484,7 @@ LAPLACE_LOG_RATIO = CatalogEntry(
         parameters=(Parameter("loc", real), Parameter("scale", positive)),
         noise=uniform_noise(2),
         path=laplace_log_ratio_path,
-        density=lambda z, p: -math.log(2.0) - p["scale"].log() - (z - p["loc"]).abs() / p["scale"],
+        density=laplace_log_prob,
     ),
     base=r"\epsilon_1, \epsilon_2 \sim \mathcal{U}(0, 1)",
     formula=r"z = \mu + b\log(\epsilon_1/\epsilon_2)",
@@ -489,11 +495,7 @@ LAPLACE_LOG_RATIO = CatalogEntry(
         lambda z: z * z,
         lambda p: p["loc"] ** 2 + 2 * p["scale"] ** 2,
     ),
-    cdf=lambda z, p: torch.where(
-        z < p["loc"],
-        0.5 * torch.exp(((z - p["loc"]) / p["scale"]).clamp(max=0)),
-        1 - 0.5 * torch.exp(-((z - p["loc"]) / p["scale"]).clamp(min=0)),
-    ),
+    cdf=laplace_cdf,
     torch_distribution=lambda p: D.Laplace(p["loc"], p["scale"]),
     notes="difference of two Exp(1) variates",
 )

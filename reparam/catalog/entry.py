@@ -7,8 +7,10 @@ of g(ε; θ) in LaTeX, the parameter constraints, a moment with a closed-form ex
 the gradient check), the CDF where it is elementary, and the ``torch.distributions``
 counterpart where one exists.
 
-Base noise is drawn by :func:`uniform_open` and :func:`reparam.standard_normal` with an
-explicit generator, on the generator's device, then moved to the parameters' device.
+Base noise is drawn by :func:`reparam.noise.open_uniform` and
+:func:`reparam.noise.standard_normal` with an explicit generator, on the generator's device,
+then moved to the parameters' device, in the dtype the parameters promote to
+(:func:`noise_like`).
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from reparam._validation import as_tensor, broadcast_shapes, check_count, check_floating_dtype
-from reparam.normal import standard_normal
+from reparam._validation import as_tensors, broadcast_shapes, common_dtype
+from reparam.noise import open_uniform, standard_normal
 from reparam.reparameterization import Reparameterization
 
 __all__ = [
@@ -34,11 +36,11 @@ __all__ = [
     "PathReparameterization",
     "clamp_into",
     "exp_in_range",
+    "noise_like",
     "normal_noise",
     "open_unit",
     "positive_finite",
     "uniform_noise",
-    "uniform_open",
 ]
 
 #: The four ways of writing z = g(ε; θ), in the order of Kingma & Welling (2014), §2.4,
@@ -48,42 +50,6 @@ Approach = Literal["inverse CDF", "location-scale", "composition", "implicit"]
 APPROACHES: tuple[Approach, ...] = ("inverse CDF", "location-scale", "composition", "implicit")
 
 Params = Mapping[str, Tensor]
-
-
-# -- base noise ------------------------------------------------------------------------------
-def _raw_uniform(
-    shape: tuple[int, ...], generator: torch.Generator | None, dtype: torch.dtype
-) -> Tensor:
-    """``torch.rand`` on the generator's device: values in [0, 1) (the one source of uniforms).
-
-    Kept separate so that tests can replace it by a constant and probe the edges of (0, 1).
-    """
-    device = generator.device if generator is not None else torch.device("cpu")
-    return torch.rand(shape, generator=generator, dtype=dtype, device=device)
-
-
-def uniform_open(
-    shape: tuple[int, ...],
-    *,
-    generator: torch.Generator | None = None,
-    dtype: torch.dtype | None = None,
-    device: torch.device | str | None = None,
-) -> Tensor:
-    """Draws from the *open* interval (0, 1): no inverse CDF ever sees 0 or 1.
-
-    ``torch.rand`` returns multiples of 2^-24 (float32) or 2^-53 (float64) in [0, 1), so
-    0 has probability 2^-24 in float32: enough to turn ``-log(u)`` into ``inf`` once in
-    sixteen million draws. We clamp to [tiny, 1 - eps/2], the smallest positive normal number
-    and the largest number below 1 of the dtype. This moves an atom of probability 2^-24
-    (float32) or 2^-53 (float64) from 0 to ``tiny`` and changes no other value.
-
-    Returns a tensor of ``shape`` with ``dtype`` (default: torch's default) on ``device``.
-    """
-    dtype = check_floating_dtype(dtype)
-    shape = tuple(check_count(size, "shape", minimum=0) for size in shape)
-    info = torch.finfo(dtype)
-    u = _raw_uniform(shape, generator, dtype).clamp_(info.tiny, 1.0 - info.eps / 2)
-    return u.to(device) if device is not None else u
 
 
 def _log_max(dtype: torch.dtype) -> float:
@@ -153,8 +119,12 @@ def open_unit(z: Tensor) -> Tensor:
     return clamp_into(z, info.tiny, 1.0 - info.eps / 2)
 
 
-def _like(params: Params) -> Tensor:
-    return next(iter(params.values()))
+def noise_like(params: Params) -> tuple[torch.dtype, torch.device]:
+    """The dtype and device of base noise for ``params``: the dtype they promote to (float32
+    and float64 parameters together get float64 noise, so that draws come out in the promoted
+    dtype, as ``torch.distributions`` arithmetic on ``broadcast_all``'s outputs gives) and the
+    first parameter's device."""
+    return common_dtype(*params.values()), next(iter(params.values())).device
 
 
 NoiseSampler = Callable[[int, Params, "torch.Generator | None", torch.Size], Tensor]
@@ -166,9 +136,9 @@ def uniform_noise(*event: int) -> NoiseSampler:
     def sample(
         num_samples: int, params: Params, generator: torch.Generator | None, batch: torch.Size
     ) -> Tensor:
-        like = _like(params)
+        dtype, device = noise_like(params)
         shape = (num_samples, *batch, *event)
-        return uniform_open(shape, generator=generator, dtype=like.dtype, device=like.device)
+        return open_uniform(shape, generator=generator, dtype=dtype, device=device)
 
     return sample
 
@@ -179,9 +149,9 @@ def normal_noise(*event: int) -> NoiseSampler:
     def sample(
         num_samples: int, params: Params, generator: torch.Generator | None, batch: torch.Size
     ) -> Tensor:
-        like = _like(params)
+        dtype, device = noise_like(params)
         shape = (num_samples, *batch, *event)
-        return standard_normal(shape, generator=generator, dtype=like.dtype, device=like.device)
+        return standard_normal(shape, generator=generator, dtype=dtype, device=device)
 
     return sample
 
@@ -218,13 +188,19 @@ class PathReparameterization(Reparameterization):
 
     def log_prob(self, value: Tensor, params: Params) -> Tensor:
         """log p_θ(value): parameters validated (errors name them), ``value`` any real tensor
-        broadcasting against them (integer tensors promoted); −inf outside the support."""
+        or number broadcasting against them (integer tensors promoted); −inf outside the
+        support. Computed in the dtype ``value`` and the parameters promote to."""
         checked = self.validate(params)
-        return self.density(self._check_value(value, checked), checked)
+        # the parameters are tensors already (never named in an error): a leading space keeps
+        # their keys apart from "value"
+        promoted = as_tensors(
+            {"value": value, **{" " + name: v for name, v in checked.items()}}, cast=True
+        )
+        cast = {name: promoted[" " + name] for name in checked}
+        return self.density(self._check_value(promoted["value"], cast), cast)
 
     def _check_value(self, value: Tensor, params: Params) -> Tensor:
-        """``value`` as a floating tensor whose shape fits the parameters (``ValueError``)."""
-        value = as_tensor(value, "value", like=next(iter(params.values())))
+        """``value`` after checking its shape fits the parameters (``ValueError``)."""
         event = [params[p.name].shape[-1] for p in self.parameters if p.event_dims > 0]
         if event:  # multivariate rows: values are vectors of the parameters' dimension
             if value.dim() == 0 or value.shape[-1] != event[0]:

@@ -58,9 +58,13 @@ from torch import Tensor
 
 from reparam._validation import (
     as_tensor,
+    as_tensors,
     check_broadcast,
+    check_finite,
     check_finite_and_positive,
     check_num_samples,
+    check_positive,
+    check_values,
 )
 from reparam.catalog.entry import (
     CatalogEntry,
@@ -69,10 +73,10 @@ from reparam.catalog.entry import (
     Params,
     PathReparameterization,
     exp_in_range,
+    noise_like,
     positive_finite,
-    uniform_open,
 )
-from reparam.normal import standard_normal
+from reparam.noise import open_uniform, standard_normal
 from reparam.reparameterization import Parameter, positive
 
 __all__ = [
@@ -122,10 +126,8 @@ def marsaglia_tsang_log(alpha: Tensor, generator: torch.Generator | None = None)
     a = _compact_shape(alpha, shape)  # float64, as few entries as broadcast allows
     if a.numel() == 0:
         return torch.empty(shape, dtype=dtype, device=alpha.device)
-    if not bool(((a >= 1) & (a < math.inf)).all()):
-        raise ValueError(
-            f"alpha must be finite and at least 1 for Marsaglia–Tsang, got {a.min().item():g}"
-        )
+    check_finite(a, "alpha")
+    check_values(a, "alpha", "be at least 1 for Marsaglia–Tsang", lambda t: t >= 1)
     d64 = a - 1.0 / 3.0
     d, c, log_d = (t.to(dtype) for t in (d64, torch.rsqrt(9.0 * d64), d64.log()))
     total = math.prod(shape)
@@ -150,7 +152,7 @@ def marsaglia_tsang_log(alpha: Tensor, generator: torch.Generator | None = None)
             )
         )
         x = standard_normal((count,), generator=generator, dtype=dtype, device=a.device)
-        u = uniform_open((count,), generator=generator, dtype=dtype, device=a.device)
+        u = open_uniform((count,), generator=generator, dtype=dtype, device=a.device)
         v = torch.addcmul(one, cc, x).pow_(3)
         log_v = torch.clamp_min(v, tiny).log_()
         accept = v > 0
@@ -187,7 +189,7 @@ def gamma_log_draw(alpha: Tensor, generator: torch.Generator | None = None) -> T
     a64 = a.to(torch.float64)
     shifted = torch.where(boost, a64 + 1, a64).to(gen_device, work)
     log_g = marsaglia_tsang_log(shifted, generator).to(torch.float64)
-    u = uniform_open(tuple(a.shape), generator=generator, dtype=torch.float64)
+    u = open_uniform(tuple(a.shape), generator=generator, dtype=torch.float64)
     log_g += torch.where(boost.to(gen_device), u.log_() / a64.to(gen_device), 0.0)
     return log_g.to(device=a.device, dtype=a.dtype)
 
@@ -195,10 +197,7 @@ def gamma_log_draw(alpha: Tensor, generator: torch.Generator | None = None) -> T
 def _check_shapes(alpha: Tensor, name: str) -> None:
     """``ValueError`` naming ``name`` unless every shape is finite and strictly positive
     (checked once per distinct value of an expanded tensor)."""
-    a = _compact_shape(alpha, alpha.shape)
-    if not bool(((a > 0) & (a < math.inf)).all()):
-        bad = a[~((a > 0) & (a < math.inf))].reshape(-1)[:3].tolist()
-        raise ValueError(f"{name} must be finite and strictly positive, got {bad}")
+    check_positive(_compact_shape(alpha, alpha.shape), name)
 
 
 # -- the implicit gradient ----------------------------------------------------------------------
@@ -536,9 +535,8 @@ def log_gamma_alpha_grad(
     tol = _TOL if tol is None else tol
     shape = torch.broadcast_shapes(alpha.shape, log_x.shape)
     a = _compact_shape(alpha, shape)
-    if a.numel() and not bool(((a > 0) & (a < math.inf)).all()):
-        problem = "alpha must be finite and strictly positive"
-        raise ValueError(f"{problem}, got {a.min().item():g}")
+    if a.numel():
+        check_positive(a, "alpha")
     lx = log_x.detach().to(torch.float64).expand(shape)
     if 1 < a.numel() <= _FEW_SHAPES:
         # a few shapes (Beta, F, Dirichlet): one at a time
@@ -656,7 +654,8 @@ def log_standard_gamma_rsample(
 def _gamma_noise(
     num_samples: int, p: Params, generator: torch.Generator | None, batch: torch.Size
 ) -> Tensor:
-    alpha = p["concentration"].detach().expand(num_samples, *batch)
+    dtype, _ = noise_like(p)  # in the promoted dtype: the rate may be wider than α
+    alpha = p["concentration"].detach().to(dtype).expand(num_samples, *batch)
     return gamma_log_draw(alpha, generator)
 
 
@@ -686,11 +685,11 @@ def gamma_log_prob(
 
     α and β must be finite and strictly positive (``ValueError`` naming them); ``z`` is any
     real tensor or number: −inf below 0, and at 0 as ``scipy.stats.gamma`` (+inf, log β or
-    −inf for α below, at or above 1).
+    −inf for α below, at or above 1). Computed in the dtype the three promote to (as
+    ``torch.distributions.utils.broadcast_all``; numbers alone: the default dtype).
     """
-    z_t = as_tensor(z, "z")
-    alpha = as_tensor(concentration, "concentration", like=z_t)
-    beta = as_tensor(rate, "rate", like=z_t)
+    promoted = as_tensors({"z": z, "concentration": concentration, "rate": rate}, cast=True)
+    z_t, alpha, beta = promoted["z"], promoted["concentration"], promoted["rate"]
     check_finite_and_positive({}, {"concentration": alpha, "rate": beta})
     check_broadcast(z=z_t.shape, concentration=alpha.shape, rate=beta.shape)
     return _gamma_log_density(z_t, alpha, beta)

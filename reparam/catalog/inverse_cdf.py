@@ -4,7 +4,7 @@ Book chapter: "The standard reparameterizations", section "Inverse CDF". If F_θ
 continuous CDF with inverse F_θ^{-1}, then P(F_θ^{-1}(ε) ≤ z) = P(ε ≤ F_θ(z)) = F_θ(z).
 The rows are the examples of Kingma & Welling (2014), §2.4, plus the Kumaraswamy
 distribution. Since 1 − ε ~ U(0, 1) as well, each row uses whichever of ε and 1 − ε keeps the
-formula accurate; the uniforms come from :func:`reparam.catalog.entry.uniform_open`, which
+formula accurate; the uniforms come from :func:`reparam.noise.open_uniform`, which
 never returns 0 or 1.
 
 Erlang (integer shape) is listed by Kingma & Welling under inverse CDF; it is a sum of
@@ -19,7 +19,7 @@ import torch
 import torch.distributions as D
 from torch import Tensor
 
-from reparam._validation import check_positive
+from reparam._validation import check_positive, check_relation
 from reparam.catalog.entry import (
     CatalogEntry,
     KnownError,
@@ -28,12 +28,13 @@ from reparam.catalog.entry import (
     PathReparameterization,
     clamp_into,
     exp_in_range,
+    noise_like,
     open_unit,
     positive_finite,
     uniform_noise,
-    uniform_open,
 )
 from reparam.catalog.implicit import gamma_log_prob
+from reparam.noise import open_uniform
 from reparam.reparameterization import Parameter, positive, positive_integer, real
 
 __all__ = [
@@ -319,8 +320,7 @@ def reciprocal_path(eps: Tensor, p: Params) -> Tensor:
 
 
 def _reciprocal_check(p: Params) -> None:
-    if not bool((p["high"].detach() > p["low"].detach()).all()):
-        raise ValueError("high must be greater than low (Reciprocal)")
+    check_relation(p["high"], "high", ">", p["low"], "low")
 
 
 def _reciprocal_log_prob(z: Tensor, p: Params) -> Tensor:
@@ -468,10 +468,9 @@ def _erlang_noise(
 ) -> Tensor:
     """k_max uniforms per draw (k_max the largest shape); the path masks the unused ones."""
     k_max = int(p["shape"].detach().max().item()) if p["shape"].numel() else 1
-    like = p["rate"]
-    return uniform_open(
-        (num_samples, *batch, k_max), generator=generator, dtype=like.dtype, device=like.device
-    )
+    dtype, device = noise_like(p)
+    shape = (num_samples, *batch, k_max)
+    return open_uniform(shape, generator=generator, dtype=dtype, device=device)
 
 
 def erlang_path(eps: Tensor, p: Params) -> Tensor:

@@ -16,6 +16,12 @@ import torch
 import torch.distributions as D
 from torch import Tensor
 
+from reparam._validation import (
+    check_finite,
+    check_relation,
+    check_square,
+    check_values,
+)
 from reparam.catalog.entry import (
     CatalogEntry,
     KnownError,
@@ -24,11 +30,12 @@ from reparam.catalog.entry import (
     PathReparameterization,
     clamp_into,
     exp_in_range,
+    noise_like,
     uniform_noise,
-    uniform_open,
 )
 from reparam.catalog.implicit import gamma_log_draw, implicit_log_gamma
-from reparam.normal import NORMAL, normal_cdf, standard_normal
+from reparam.noise import open_uniform, standard_normal
+from reparam.normal import NORMAL, normal_cdf, normal_log_prob
 from reparam.reparameterization import Parameter, positive, real
 
 __all__ = [
@@ -40,6 +47,8 @@ __all__ = [
     "STUDENT_T",
     "TRIANGULAR",
     "UNIFORM",
+    "laplace_cdf",
+    "laplace_log_prob",
     "laplace_standard",
     "multivariate_normal_path",
     "student_t_path",
@@ -64,18 +73,25 @@ def laplace_standard(eps: Tensor) -> Tensor:
 def _laplace_noise(
     num_samples: int, p: Params, generator: torch.Generator | None, batch: torch.Size
 ) -> Tensor:
-    like = p["loc"]
-    u = uniform_open(
-        (num_samples, *batch), generator=generator, dtype=like.dtype, device=like.device
-    )
+    dtype, device = noise_like(p)
+    u = open_uniform((num_samples, *batch), generator=generator, dtype=dtype, device=device)
     return laplace_standard(u)
 
 
-def _laplace_log_prob(z: Tensor, p: Params) -> Tensor:
+def laplace_log_prob(z: Tensor, p: Params) -> Tensor:
+    """log p(z) of Laplace(μ = ``p["loc"]``, b = ``p["scale"]``): −log 2b − abs(z − μ)/b.
+
+    The one Laplace density of the package (the location-scale row and the log-ratio row of
+    :mod:`reparam.catalog.composition` both use it); −inf at z = ±inf. Shapes broadcast.
+    """
     return -math.log(2.0) - p["scale"].log() - (z - p["loc"]).abs() / p["scale"]
 
 
-def _laplace_cdf(z: Tensor, p: Params) -> Tensor:
+def laplace_cdf(z: Tensor, p: Params) -> Tensor:
+    """F(z) of Laplace(μ, b): ½ e^t for t = (z − μ)/b < 0, 1 − ½ e^{−t} otherwise.
+
+    Each branch's exponent is clamped to ≤ 0, so the branch not taken never overflows.
+    """
     t = (z - p["loc"]) / p["scale"]
     return torch.where(t < 0, 0.5 * torch.exp(t.clamp(max=0)), 1 - 0.5 * torch.exp(-t.clamp(min=0)))
 
@@ -98,14 +114,14 @@ LAPLACE = CatalogEntry(
         parameters=(Parameter("loc", real), Parameter("scale", positive)),
         noise=_laplace_noise,
         path=location_scale_path,
-        density=_laplace_log_prob,
+        density=laplace_log_prob,
     ),
     base=r"\epsilon \sim \mathrm{Laplace}(0, 1)",
     formula=r"z = \mu + b\,\epsilon",
     constraints=r"b > 0",
     example={"loc": 0.5, "scale": 1.5},
     moment=Moment(r"\mathbb{E}[z^2] = \mu^2 + 2b^2", lambda z: z * z, _loc_scale_moment_laplace),
-    cdf=_laplace_cdf,
+    cdf=laplace_cdf,
     torch_distribution=lambda p: D.Laplace(p["loc"], p["scale"]),
     kingma_welling="location-scale",
     notes=r"standard member drawn as $\log 2u$ / $-\log 2(1-u)$",
@@ -124,6 +140,7 @@ LAPLACE = CatalogEntry(
 
 # -- Gaussian (reparam.NORMAL) and Half-Normal ----------------------------------------------
 def _normal_cdf(z: Tensor, p: Params) -> Tensor:
+    """The Gaussian row's CDF: :func:`reparam.normal.normal_cdf` at its parameters."""
     return normal_cdf(z, p["loc"], p["scale"])
 
 
@@ -179,6 +196,7 @@ HALF_NORMAL = CatalogEntry(
         lambda z: z,
         lambda p: p["scale"] * math.sqrt(2 / math.pi),
     ),
+    # erf(z / σ√2) = 2Φ(z/σ) − 1, without the cancellation of 2Φ − 1 near z = 0
     cdf=lambda z, p: torch.erf(z.clamp(min=0) / (p["scale"] * math.sqrt(2))),
     torch_distribution=lambda p: D.HalfNormal(p["scale"]),
     notes="a scale family; also the inverse CDF of |N(0, 1)|",
@@ -198,13 +216,7 @@ def _uniform_log_prob(z: Tensor, p: Params) -> Tensor:
 
 
 def _uniform_check(p: Params) -> None:
-    low, high = p["low"].detach(), p["high"].detach()
-    if low.numel() == 1 and high.numel() == 1:  # scalars: a Python comparison, no kernels
-        if not float(high) > float(low):
-            raise ValueError("high must be greater than low (Uniform)")
-        return
-    if not bool((high > low).all()):
-        raise ValueError("high must be greater than low (Uniform)")
+    check_relation(p["high"], "high", ">", p["low"], "low")
 
 
 UNIFORM = CatalogEntry(
@@ -271,11 +283,9 @@ def _triangular_cdf(z: Tensor, p: Params) -> Tensor:
 
 
 def _triangular_check(p: Params) -> None:
-    low, mode, high = (p[k].detach() for k in ("low", "mode", "high"))
-    if not bool((high > low).all()):
-        raise ValueError("high must be greater than low (Triangular)")
-    if not bool(((mode >= low) & (mode <= high)).all()):
-        raise ValueError("mode must lie in [low, high] (Triangular)")
+    check_relation(p["high"], "high", ">", p["low"], "low")
+    check_relation(p["mode"], "mode", ">=", p["low"], "low")
+    check_relation(p["mode"], "mode", "<=", p["high"], "high")
 
 
 def _triangular_second_moment(p: Params) -> Tensor:
@@ -318,11 +328,11 @@ def _student_noise(
     num_samples: int, p: Params, generator: torch.Generator | None, batch: torch.Size, dim: int
 ) -> Tensor:
     """(ε_1..ε_dim ~ N(0, 1), log G) with G ~ Gamma(ν/2, 1), stacked on the last axis."""
-    like = p["loc"]
+    dtype, device = noise_like(p)
     normal = standard_normal(
-        (num_samples, *batch, dim), generator=generator, dtype=like.dtype, device=like.device
+        (num_samples, *batch, dim), generator=generator, dtype=dtype, device=device
     )
-    half_df = (p["df"].detach() / 2).expand(num_samples, *batch)
+    half_df = (p["df"].detach().to(dtype) / 2).expand(num_samples, *batch)
     log_g = gamma_log_draw(half_df, generator)
     return torch.cat([normal, log_g.unsqueeze(-1)], dim=-1)
 
@@ -402,32 +412,36 @@ STUDENT_T = CatalogEntry(
 
 # -- Elliptical: multivariate Gaussian and Student's t with a Cholesky factor ---------------
 def _check_cholesky(value: Tensor, name: str) -> None:
-    """A lower-triangular square matrix (batch allowed) with a positive diagonal."""
-    if value.dim() < 2 or value.shape[-1] != value.shape[-2]:
-        raise ValueError(
-            f"{name} must be a square matrix (..., d, d), got shape {tuple(value.shape)}"
-        )
-    if not bool(torch.isfinite(value.detach()).all()):
-        raise ValueError(f"{name} must be finite")
-    if not bool((value.detach().triu(1) == 0).all()):
-        raise ValueError(f"{name} must be lower triangular")
-    if not bool((value.detach().diagonal(dim1=-2, dim2=-1) > 0).all()):
-        raise ValueError(f"{name} must have a strictly positive diagonal")
+    """A lower-triangular square matrix (batch allowed) with a positive diagonal, finite."""
+    check_square(value, name, batch=True)
+    check_finite(value, name)
+    check_values(value, name, "be lower triangular", lambda t: t.triu(1) == 0)
+    diagonal = value.diagonal(dim1=-2, dim2=-1)
+    check_values(diagonal, name, "have a strictly positive diagonal", lambda d: d > 0)
 
 
 def _check_vector(value: Tensor, name: str) -> None:
+    """A finite vector (batch allowed), shape ``(..., d)``."""
     if value.dim() < 1:
         raise ValueError(f"{name} must be a vector (..., d), got a scalar")
-    if not bool(torch.isfinite(value.detach()).all()):
-        raise ValueError(f"{name} must be finite")
+    check_finite(value, name)
 
 
 def _check_dims(p: Params) -> None:
-    if p["loc"].shape[-1] != p["scale_tril"].shape[-1]:
+    size, rows = p["loc"].shape[-1], p["scale_tril"].shape[-1]
+    if size != rows:
         raise ValueError(
-            f"loc has {p['loc'].shape[-1]} components but scale_tril is "
-            f"{p['scale_tril'].shape[-1]} x {p['scale_tril'].shape[-1]}"
+            f"loc must have as many components as scale_tril has rows ({rows}), got {size}"
         )
+
+
+def _normal_vector_noise(
+    num_samples: int, p: Params, generator: torch.Generator | None, batch: torch.Size
+) -> Tensor:
+    """ε ~ N(0, I) of shape ``(N, *batch_shape, d)``, d the length of ``loc``."""
+    dtype, device = noise_like(p)
+    shape = (num_samples, *batch, p["loc"].shape[-1])
+    return standard_normal(shape, generator=generator, dtype=dtype, device=device)
 
 
 def multivariate_normal_path(eps: Tensor, p: Params) -> Tensor:
@@ -455,9 +469,8 @@ def _sum_scale(p: Params) -> Tensor:
 
 
 def _sum_normal_log_prob(s: Tensor, p: Params) -> Tensor:
-    sd = _sum_scale(p)
-    t = (s - p["loc"].sum(-1)) / sd
-    return -0.5 * t * t - sd.log() - 0.5 * math.log(2 * math.pi)
+    """log-density of 1ᵀz ~ N(1ᵀμ, ‖Lᵀ1‖²)."""
+    return normal_log_prob(s, p["loc"].sum(-1), _sum_scale(p))
 
 
 def _second_moment_mvn(p: Params) -> Tensor:
@@ -474,12 +487,7 @@ MULTIVARIATE_NORMAL = CatalogEntry(
             Parameter("loc", _check_vector, event_dims=1),
             Parameter("scale_tril", _check_cholesky, event_dims=2),
         ),
-        noise=lambda n, p, g, batch: standard_normal(
-            (n, *batch, p["loc"].shape[-1]),
-            generator=g,
-            dtype=p["loc"].dtype,
-            device=p["loc"].device,
-        ),
+        noise=_normal_vector_noise,
         path=multivariate_normal_path,
         density=_mvn_log_prob,
         check=_check_dims,
@@ -493,7 +501,7 @@ MULTIVARIATE_NORMAL = CatalogEntry(
         lambda z: z.square().sum(-1),
         _second_moment_mvn,
     ),
-    cdf=lambda s, p: 0.5 * torch.erfc(-(s - p["loc"].sum(-1)) / (_sum_scale(p) * math.sqrt(2))),
+    cdf=lambda s, p: normal_cdf(s, p["loc"].sum(-1), _sum_scale(p)),
     torch_distribution=lambda p: D.MultivariateNormal(p["loc"], scale_tril=p["scale_tril"]),
     kingma_welling="location-scale (elliptical)",
     statistic=lambda z: z.sum(-1),
