@@ -269,15 +269,21 @@ def check_finite_and_positive(
     ``ValueError`` naming its parameter.
     """
     positive = positive or {}
-    tensors = [*finite.values(), *positive.values()]
-    if all(t.numel() == 1 for t in tensors):  # scalars: Python comparisons, no kernels
-        ok = all(math.isfinite(float(t.detach())) for t in finite.values()) and all(
-            0 < float(t.detach()) < math.inf for t in positive.values()
+    if all(t.numel() == 1 for t in finite.values()) and all(
+        t.numel() == 1 for t in positive.values()
+    ):  # scalars: Python comparisons, no kernels (``item`` reads through autograd)
+        ok = all(math.isfinite(t.item()) for t in finite.values()) and all(
+            0 < t.item() < math.inf for t in positive.values()
         )
-    else:
-        flags = [torch.isfinite(t.detach()).all() for t in finite.values()]
-        flags += [((t.detach() > 0) & (t.detach() < math.inf)).all() for t in positive.values()]
-        ok = bool(torch.stack(flags).all()) if flags else True
+    else:  # one boolean tensor for all of them: comparisons record no autograd history
+        flag: Tensor | None = None
+        for t in finite.values():
+            new = torch.isfinite(t).all()
+            flag = new if flag is None else flag & new
+        for t in positive.values():
+            new = ((t > 0) & (t < math.inf)).all()
+            flag = new if flag is None else flag & new
+        ok = flag is None or bool(flag)
     if not ok:
         for name, t in finite.items():
             check_finite(t, name)
@@ -287,14 +293,36 @@ def check_finite_and_positive(
 
 # -- shapes and kinds of tensors ----------------------------------------------------------------
 def broadcast_shapes(*shapes: torch.Size | tuple[int, ...]) -> torch.Size:
-    """``torch.broadcast_shapes``, without its cost (tens of µs) in the common cases: every
-    shape is ``()`` or one and the same shape. Raises ``RuntimeError`` as torch does."""
+    """The shape ``shapes`` broadcast to, as ``torch.broadcast_shapes`` gives it.
+
+    Computed in Python: ``torch.broadcast_shapes`` costs tens of µs a call and imports sympy
+    (most of a second) on its first, and the common cases (every shape ``()`` or one and the
+    same shape) take one comparison. Shapes are aligned at their last dimension; sizes must
+    agree or be 1 (a size 0 broadcasts with 1 only). Raises ``RuntimeError`` for shapes that
+    do not broadcast and ``ValueError`` for a negative size, as torch does.
+    """
     sized = [shape for shape in shapes if len(shape)]
     if not sized:
         return torch.Size()
-    if all(shape == sized[0] for shape in sized[1:]):
-        return torch.Size(sized[0])
-    return torch.broadcast_shapes(*shapes)
+    first = sized[0]
+    if all(shape == first for shape in sized[1:]):
+        return torch.Size(first)
+    result = [1] * max(len(shape) for shape in sized)
+    for index, shape in enumerate(shapes):  # () contributes nothing
+        offset = len(result) - len(shape)
+        for axis, size in enumerate(shape, offset):
+            if size < 0:
+                raise ValueError("Attempting to broadcast a dimension with negative length!")
+            if size == 1 or size == result[axis]:
+                continue
+            if result[axis] != 1:
+                raise RuntimeError(
+                    f"Shape mismatch: objects cannot be broadcast to a single shape: "
+                    f"{tuple(shape)} (shape {index}) against {tuple(result)} at dimension "
+                    f"{axis - len(result)}"
+                )
+            result[axis] = size
+    return torch.Size(result)
 
 
 def check_broadcast(**shapes: torch.Size | tuple[int, ...]) -> torch.Size:
@@ -306,6 +334,30 @@ def check_broadcast(**shapes: torch.Size | tuple[int, ...]) -> torch.Size:
         raise ValueError(
             f"the shapes of {', '.join(shapes)} must broadcast together, got {listed}"
         ) from error
+
+
+def check_broadcasts_to(
+    shape: torch.Size | tuple[int, ...],
+    name: str,
+    target: torch.Size | tuple[int, ...],
+    *,
+    target_name: str | None = None,
+) -> None:
+    """Raise ``ValueError`` unless ``shape`` broadcasts to ``target`` without growing it.
+
+    That is, ``broadcast_shapes(shape, target) == target``: ``shape`` has at most as many
+    dimensions, and each of its sizes, aligned at the last dimension, is 1 or that of
+    ``target`` (a baseline or a mean subtracted from values of shape ``target``). The message
+    is ``"{name} must broadcast to {target}, got shape {shape}"``, with ``target`` written as
+    ``"{target_name} = {target}"`` if ``target_name`` is given.
+    """
+    if len(shape) <= len(target) and all(
+        size == 1 or size == wanted
+        for size, wanted in zip(reversed(shape), reversed(target), strict=False)
+    ):
+        return
+    wanted_text = f"{target_name} = {tuple(target)}" if target_name else f"{tuple(target)}"
+    raise ValueError(f"{name} must broadcast to {wanted_text}, got shape {tuple(shape)}")
 
 
 def check_tensor(value: Any, name: str, *, floating: bool = False) -> Tensor:
@@ -338,12 +390,16 @@ def check_square(tensor: Tensor, name: str, *, batch: bool = False) -> Tensor:
 
 
 # -- Python arguments ----------------------------------------------------------------------------
-def check_count(value: Any, name: str, minimum: int = 1, maximum: int | None = None) -> int:
+def check_count(
+    value: Any, name: str, minimum: int = 1, maximum: int | None = None, *, context: str = ""
+) -> int:
     """Return ``value`` as an ``int`` after checking it is a whole number in
     [``minimum``, ``maximum``].
 
     Accepts Python and NumPy integers and 0-d integer tensors (anything with ``__index__``),
-    never booleans or floats (``TypeError``).
+    never booleans or floats (``TypeError``). ``context`` says why the bound applies, after
+    it: ``check_count(n, "num_samples", 2, context="for baseline='optimal'")`` raises
+    ``"num_samples must be at least 2 for baseline='optimal', got 1"``.
     """
     if type(value) is int:  # the common case, checked without the general machinery
         count = value
@@ -356,10 +412,10 @@ def check_count(value: Any, name: str, minimum: int = 1, maximum: int | None = N
             count = operator.index(value)
         except TypeError:
             raise TypeError(f"{name} must be an int, got {type(value).__name__}") from None
-    if count < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {count}")
-    if maximum is not None and count > maximum:
-        raise ValueError(f"{name} must be at most {maximum}, got {count}")
+    if count < minimum or (maximum is not None and count > maximum):
+        bound = f"at least {minimum}" if count < minimum else f"at most {maximum}"
+        why = f" {context}" if context else ""
+        raise ValueError(f"{name} must be {bound}{why}, got {count}")
     return count
 
 

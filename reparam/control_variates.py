@@ -25,7 +25,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from reparam._validation import as_tensor, check_finite, check_tensor
+from reparam._validation import as_tensor, check_broadcasts_to, check_finite, check_tensor
 
 __all__ = [
     "Coefficient",
@@ -38,12 +38,13 @@ __all__ = [
 Coefficient = float | Tensor | Literal["leave_one_out", "pooled"]
 
 
-def _check_samples(values: Tensor, name: str, minimum: int) -> Tensor:
-    """A finite floating tensor ``(N, ...)`` of at least ``minimum`` draws."""
+def _check_samples(values: Tensor, name: str, minimum: int, context: str = "") -> Tensor:
+    """A finite floating tensor ``(N, ...)`` of at least ``minimum`` draws (``context``: why)."""
     check_tensor(values, name, floating=True)
     if values.dim() == 0 or values.shape[0] < minimum:
+        why = f" {context}" if context else ""
         raise ValueError(
-            f"{name} must have shape (N, ...) with N >= {minimum} draws, "
+            f"{name} must have shape (N, ...) with N >= {minimum} draws{why}, "
             f"got shape {tuple(values.shape)}"
         )
     return check_finite(values, name)
@@ -126,26 +127,19 @@ def apply_control_variate(
             "coefficient must be 'leave_one_out', 'pooled', a number or a tensor, "
             f"got {coefficient!r}"
         )
-    minimum = 3 if coefficient == "leave_one_out" else 1
-    estimates = _check_samples(estimates, "estimates", minimum)
-    controls = _check_samples(controls, "controls", minimum)
+    minimum, context = 1, ""  # draws needed: 3 to leave one out and estimate c, 2 to pool
+    if isinstance(coefficient, str):
+        minimum = 3 if coefficient == "leave_one_out" else 2
+        context = f"for coefficient={coefficient!r}"
+    estimates = _check_samples(estimates, "estimates", minimum, context)
+    controls = _check_samples(controls, "controls", minimum, context)
     _check_same_shape(estimates, controls)
     mean = check_finite(as_tensor(control_mean, "control_mean", like=estimates), "control_mean")
-    try:
-        grown = torch.broadcast_shapes(mean.shape, estimates.shape[1:]) != estimates.shape[1:]
-    except RuntimeError:
-        grown = True
-    if grown:
-        raise ValueError(
-            f"control_mean must broadcast to {tuple(estimates.shape[1:])}, "
-            f"got shape {tuple(mean.shape)}"
-        )
+    check_broadcasts_to(mean.shape, "control_mean", estimates.shape[1:])
     mean = mean.to(device=estimates.device, dtype=estimates.dtype)
     if coefficient == "leave_one_out":
         c = _leave_one_out_coefficient(estimates, controls)
     elif coefficient == "pooled":
-        if estimates.shape[0] < 2:
-            raise ValueError("coefficient='pooled' needs at least 2 draws")
         c = optimal_coefficient(estimates, controls)
     else:
         c = check_finite(as_tensor(coefficient, "coefficient", like=estimates), "coefficient")

@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution, Independent, constraints
 
-from reparam._validation import check_generator
+from reparam._validation import check_generator, check_instance
 from reparam.reparameterization import (
     Constraint,
     Reparameterization,
@@ -158,13 +158,9 @@ class ReparamDistribution(Distribution):
         support: constraints.Constraint | SupportRule | None = None,
         validate_args: bool | None = None,
     ) -> None:
-        if not isinstance(reparameterization, Reparameterization):
-            raise TypeError(
-                "reparameterization must be a reparam.Reparameterization, "
-                f"got {type(reparameterization).__name__}"
-            )
-        if not isinstance(params, Mapping):
-            raise TypeError(f"params must be a mapping name -> value, got {type(params).__name__}")
+        wanted = "a reparam.Reparameterization"
+        check_instance(reparameterization, "reparameterization", Reparameterization, wanted)
+        check_instance(params, "params", Mapping, "a mapping name -> value")
         self.reparameterization = reparameterization
         self.params = reparameterization.validate(params)
         batch_shape = reparameterization.batch_shape(self.params)
@@ -293,8 +289,8 @@ def _default_generator(device: torch.device) -> torch.Generator:
         index = device.index if device.index is not None else torch.cuda.current_device()
         return torch.cuda.default_generators[index]
     raise ValueError(
-        f"generator: torch.distributions draws on device {device} cannot be redirected to a "
-        "torch.Generator (CPU and CUDA only); pass generator=None"
+        f"generator must be None for torch.distributions draws on device {device} (only CPU "
+        "and CUDA draws can be redirected to a torch.Generator), got a torch.Generator"
     )
 
 
@@ -483,8 +479,9 @@ def _rebuild(distribution: Distribution, parameters: Mapping[str, Any]) -> Distr
             kwargs[name] = getattr(distribution, name)
         elif argument.default is inspect.Parameter.empty:
             raise TypeError(
-                f"distribution: cannot rebuild {type(distribution).__name__} from its "
-                f"parameters (its constructor argument {name!r} is not an attribute)"
+                f"distribution must hold its constructor argument {name!r} as an attribute "
+                "(to be rebuilt at other parameter values), got a "
+                f"{type(distribution).__name__} without it"
             )
     if takes_validate_args:
         kwargs["validate_args"] = False

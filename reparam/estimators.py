@@ -59,9 +59,14 @@ from torch.distributions import Distribution
 
 from reparam._validation import (
     as_tensor,
+    broadcast_shapes,
+    check_broadcasts_to,
     check_callable,
+    check_count,
     check_finite,
+    check_finite_and_positive,
     check_generator,
+    check_instance,
     check_num_samples,
 )
 from reparam.distributions import (
@@ -96,11 +101,10 @@ Params = Mapping[str, Tensor | float] | None
 
 
 def _check_no_params(params: object) -> None:
-    if params is not None:
-        raise TypeError(
-            "params must be None when distribution is a torch.distributions.Distribution "
-            f"(its parameters live in it), got {type(params).__name__}"
-        )
+    wanted = (
+        "None when distribution is a torch.distributions.Distribution (its parameters live in it)"
+    )
+    check_instance(params, "params", type(None), wanted)
 
 
 def _resolve(
@@ -125,14 +129,16 @@ def _resolve(
             kind = type(distribution).__name__
             raise TypeError(f"distribution must implement log_prob, and {kind} does not")
         return distribution
-    if not isinstance(distribution, Reparameterization):
-        raise TypeError(
-            "distribution must be a reparam.Reparameterization (e.g. reparam.NORMAL) or a "
-            f"torch.distributions.Distribution, got {type(distribution).__name__}"
-        )
-    if not isinstance(params, Mapping):
-        raise TypeError(f"params must be a mapping name -> value, got {type(params).__name__}")
-    return distribution, params
+    wanted = (
+        "a reparam.Reparameterization (e.g. reparam.NORMAL) or a torch.distributions.Distribution"
+    )
+    path: Reparameterization = check_instance(
+        distribution, "distribution", Reparameterization, wanted
+    )
+    given: Mapping[str, Tensor | float] = check_instance(
+        params, "params", Mapping, "a mapping name -> value"
+    )
+    return path, given
 
 
 def _checked(
@@ -210,9 +216,10 @@ class _TorchTarget:
         found = _differentiable_parameters(self.distribution)
         if not found:
             raise TypeError(
-                f"distribution {type(self.distribution).__name__} has no floating-point "
-                "parameter in arg_constraints for a per-sample gradient (a mixture or a "
-                "TransformedDistribution, say): the surrogates of reparam.surrogate take it"
+                "distribution must have a floating-point parameter in arg_constraints for a "
+                f"per-sample gradient, got {type(self.distribution).__name__}, which has none "
+                "(a mixture or a TransformedDistribution, say): the surrogates of "
+                "reparam.surrogate take it"
             )
         return found
 
@@ -223,9 +230,9 @@ class _TorchTarget:
         if rebuilt.batch_shape != (num_samples, *self.batch_shape):
             kind = type(self.distribution).__name__
             raise TypeError(
-                f"distribution {kind} did not rebuild with one parameter copy per draw (batch "
-                f"shape {tuple(rebuilt.batch_shape)}): its per-sample gradients are not "
-                "available; the surrogates of reparam.surrogate still take it"
+                "distribution must rebuild with one parameter copy per draw for per-sample "
+                f"gradients, got {kind} with batch shape {tuple(rebuilt.batch_shape)}: the "
+                "surrogates of reparam.surrogate still take it"
             )
         return rebuilt
 
@@ -302,10 +309,12 @@ def _fast_normal_params(
     """The hot path for the Gaussian with tensor parameters: all checks in one fused test.
 
     Returns ``None`` whenever anything is unusual (other distribution, Python numbers,
-    mixed dtypes or devices, a failed check), and the caller then runs the full
-    ``distribution.validate``, which raises the error naming the parameter. The result is
-    the same as ``validate``'s; only the number of small tensor operations and
-    host–device synchronisations differs (one instead of five).
+    mixed dtypes or devices, shapes that do not broadcast), and the caller then runs the
+    full ``distribution.validate``. A value that breaks its constraint raises here, with
+    ``validate``'s error (:func:`reparam._validation.check_finite_and_positive` runs the
+    same checks in the same order). The result is the same as ``validate``'s; only the
+    number of small tensor operations and host–device synchronisations differs (one
+    instead of five).
     """
     if type(distribution) is not NormalReparameterization or len(params) != 2:
         return None
@@ -314,17 +323,11 @@ def _fast_normal_params(
         return None
     if not (loc.dtype == scale.dtype and loc.is_floating_point() and loc.device == scale.device):
         return None
-    loc_d, scale_d = loc.detach(), scale.detach()
-    if loc_d.numel() == 1 and scale_d.numel() == 1:  # scalars: check on the host
-        loc_v, scale_v = loc_d.item(), scale_d.item()
-        if not (math.isfinite(loc_v) and math.isfinite(scale_v) and scale_v > 0):
-            return None
-    elif not bool(torch.isfinite(loc_d).all() & ((scale_d > 0) & (scale_d < math.inf)).all()):
-        return None
+    check_finite_and_positive({"loc": loc}, {"scale": scale})
     shape = loc.shape if loc.shape == scale.shape else None
     if shape is None:
         try:
-            shape = torch.broadcast_shapes(loc.shape, scale.shape)
+            shape = broadcast_shapes(loc.shape, scale.shape)
         except RuntimeError:
             return None
     return {"loc": loc, "scale": scale}, shape
@@ -395,11 +398,12 @@ def _per_draw_copies(
 ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
     """Leaves to differentiate, and the parameters to evaluate the distribution at.
 
-    Each differentiable parameter becomes N copies (a stride-0 view: no copy), row n of
-    which feeds draw n only, so that the gradient with respect to the copies is the stack
-    of the per-sample gradients: leaves of shape ``(N, *param_shape)``, or, with
-    ``per_entry``, ``(N, *batch_shape, *event)`` (one copy per draw *and* per batch
-    element: one score per entry). The other parameters are passed on detached.
+    Each differentiable parameter becomes N copies (a stride-0 view: no copy),
+    row n of which feeds draw n only, so that the gradient with respect to the
+    copies is the stack of the per-sample gradients: leaves of shape
+    ``(N, *param_shape)``, or, with ``per_entry``, ``(N, *batch_shape, *event)``
+    (one copy per draw *and* per batch element: one score per entry). The other
+    parameters are passed on detached.
     """
     batch_shape = target.batch_shape
     event_dims = target.event_dims
@@ -414,11 +418,13 @@ def _per_draw_copies(
         if per_entry:
             event = value.shape[value.dim() - event_dims[name] :]
             aligned = value.reshape(1, *([1] * pad), *value.shape)
-            leaf = aligned.expand(num_samples, *batch_shape, *event).requires_grad_(True)
-            inputs[name] = leaf
+            leaf = aligned.expand(num_samples, *batch_shape, *event)
+            inputs[name] = leaf.requires_grad_(True)
         else:
             leaf = value.expand(num_samples, *value.shape).requires_grad_(True)
-            inputs[name] = leaf.view(num_samples, *([1] * pad), *value.shape) if pad else leaf
+            inputs[name] = leaf
+            if pad:
+                inputs[name] = leaf.view(num_samples, *([1] * pad), *value.shape)
         leaves[name] = leaf
     return leaves, inputs
 
@@ -544,26 +550,16 @@ def score_function_gradient(
     optimal = False
     constant: Tensor | None = None
     if isinstance(baseline, str):
-        if baseline != "optimal":
+        if baseline != "optimal":  # not check_choice: it lists every kind
             allowed = "None, a number, a tensor or 'optimal'"
             raise ValueError(f"baseline must be {allowed}, got {baseline!r}")
-        if n < 2:
-            message = f"baseline='optimal' needs num_samples >= 2, got {n}"
-            raise ValueError(message)
+        check_count(n, "num_samples", 2, context="for baseline='optimal'")
         optimal = True
     elif baseline is not None:
         like = next(v for v in target.values.values() if isinstance(v, Tensor))
         given = as_tensor(baseline, "baseline", like=like)
         constant = check_finite(given, "baseline")
-        try:
-            broadcast = torch.broadcast_shapes(constant.shape, batch_shape)
-            fits = broadcast == batch_shape
-        except RuntimeError:
-            fits = False
-        if not fits:
-            wanted, got = tuple(batch_shape), tuple(constant.shape)
-            message = f"baseline must broadcast to {wanted}, got shape {got}"
-            raise ValueError(message)
+        check_broadcasts_to(constant.shape, "baseline", batch_shape)
         constant = constant.detach().to(like.dtype)
         missing = len(batch_shape) - constant.dim()
         constant = constant.reshape((*([1] * missing), *constant.shape))
@@ -623,14 +619,16 @@ def _gaussian(
         _check_no_params(params)
         return NORMAL, {"loc": distribution.loc, "scale": distribution.scale}
     if not isinstance(distribution, NormalReparameterization):
+        # not check_instance: the message names the distribution (a catalog row's name)
         name = getattr(distribution, "name", None) or type(distribution).__name__
         raise TypeError(
             "distribution must be the Gaussian for measure_valued_gradient: reparam.NORMAL "
-            f"with params loc and scale, or a torch.distributions.Normal; got {name}"
+            f"with params loc and scale, or a torch.distributions.Normal, got {name}"
         )
-    if not isinstance(params, Mapping):
-        raise TypeError(f"params must be a mapping name -> value, got {type(params).__name__}")
-    return distribution, params
+    given: Mapping[str, Tensor | float] = check_instance(
+        params, "params", Mapping, "a mapping name -> value"
+    )
+    return distribution, given
 
 
 def measure_valued_gradient(

@@ -25,6 +25,13 @@ Every function here has the estimators' signature::
 - The returned loss's *value* is the Monte Carlo estimate of that objective (except for
   :func:`measure_valued_surrogate`, see there); its *gradient* is the estimator's average
   over the ``N`` draws, exactly what the per-sample estimator returns, averaged.
+- A cost may depend on trainable tensors besides the draws (a decoder's weights,
+  f_θ(z)). The pathwise surrogate differentiates it as it differentiates everything; the
+  score-function surrogate evaluates it under the caller's autograd mode at its detached
+  draws and adds that direct gradient, E[∇_θ f_θ(z)], to the score term (DiCE's first
+  derivative; see :func:`score_function_surrogate`). The per-sample estimators return
+  gradients with respect to the distribution's parameters only, so for such costs the
+  surrogates carry more than the mean of their per-sample estimates.
 
 A ``generator`` makes the draws reproducible for ``torch.distributions`` too: their
 ``rsample`` has no generator argument, so torch's default generator takes the generator's
@@ -44,7 +51,17 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution
 
-from reparam._validation import as_tensor, check_callable, check_generator, check_num_samples
+from reparam._validation import (
+    as_tensor,
+    check_broadcasts_to,
+    check_callable,
+    check_count,
+    check_finite,
+    check_generator,
+    check_instance,
+    check_num_samples,
+    check_tensor,
+)
 from reparam.estimators import (
     Cost,
     Params,
@@ -119,19 +136,37 @@ def score_function_surrogate(
     generator: torch.Generator | None = None,
     baseline: SurrogateBaseline = None,
 ) -> Tensor:
-    """Score-function surrogate: value (1/N) Σₙ f(zₙ), gradient (1/N) Σₙ (fₙ − b) ∇ log p(zₙ).
+    """Score-function surrogate: value (1/N) Σₙ fₙ, gradient (1/N) Σₙ [∇fₙ + (fₙ − b) ∇ log p(zₙ)].
 
-    The draws are detached and the cost is evaluated without autograd, so neither needs to
-    be differentiable; only ``log_prob`` is differentiated (Williams, 1992; Mohamed et al.,
-    2020, the score-function section). The loss is
-    ``mean(f) + mean((f − b) · (log p − stop_gradient(log p)))``, whose second term is zero
-    in value (the form of DiCE, Foerster et al., 2018). Entry b of the cost multiplies the
+    The draws are detached (no path from the parameters to z), so the cost need not be
+    differentiable in z, and ``log_prob`` is differentiated for the score (Williams, 1992;
+    Mohamed et al., 2020, the score-function section). The cost is evaluated at the draws
+    under the caller's autograd mode, so a cost that itself depends on trainable tensors,
+    f_θ(z) (a decoder's weights, or log q_φ(z) in an ELBO), also gets the gradient of that
+    direct dependence at the fixed draws; the total is the unbiased estimate of
+    ∇ E_{p_θ}[f_θ(z)] = E[∇_θ f_θ(z)] + E[f_θ(z) ∇_θ log p_θ(z)]. The loss is
+
+        mean(f) + mean((stop_gradient(f) − b) · (log p − stop_gradient(log p))):
+
+    the first term carries f's value and its direct gradient; the second is zero in value
+    and carries the score term, built from the *detached* cost so that f's gradient is not
+    counted twice. A cost that depends on no tensor requiring gradients builds no graph, and
+    the loss is exactly the plain score-function surrogate.
+
+    Its value and first derivative are those of DiCE (Foerster et al., 2018), whose
+    objective f · ⊡(log p) with the "magic box" ⊡(τ) = exp(τ − stop_gradient(τ)) has value
+    f and gradient ∇f + f ∇ log p; the baseline term here has value 0 and gradient
+    −b ∇ log p. Higher derivatives differ: this is the first-order
+    surrogate loss of Schulman et al. (2015), with 1 + (τ − stop_gradient(τ)) in place of
+    exp(τ − stop_gradient(τ)), so second derivatives of it (``create_graph=True``) are
+    *not* estimates of the Hessian; DiCE's are. Entry b of the cost multiplies the
     log-density of batch element b; a cost of shape ``(N,)`` multiplies their sum.
 
     Baselines (b must not depend on the draw it multiplies, so the estimate stays unbiased):
 
     - ``None``: b = 0;
-    - a number or a tensor broadcasting to the cost's shape ``S``: that constant;
+    - a number or a tensor broadcasting to the cost's shape ``S``: that constant (detached:
+      it gets no gradient);
     - ``"leave_one_out"``: draw n uses the mean cost of the other N − 1 draws, which are
       independent of draw n (needs N >= 2). The per-parameter optimal baseline of
       :func:`reparam.estimators.score_function_gradient` has no single-loss form.
@@ -141,24 +176,27 @@ def score_function_surrogate(
     cost_fn = check_callable(cost, "cost")
     n = check_num_samples(num_samples)
     check_generator(generator)
-    if isinstance(baseline, str) and baseline != "leave_one_out":
-        raise ValueError(
-            f"baseline must be None, a number, a tensor or 'leave_one_out', got {baseline!r}"
-        )
-    if baseline == "leave_one_out" and n < 2:
-        raise ValueError(f"baseline='leave_one_out' needs num_samples >= 2, got {n}")
+    if isinstance(baseline, str):
+        if baseline != "leave_one_out":  # not check_choice: it would list the names only
+            raise ValueError(
+                f"baseline must be None, a number, a tensor or 'leave_one_out', got {baseline!r}"
+            )
+        check_count(n, "num_samples", 2, context="for baseline='leave_one_out'")
     z, batch_shape, log_prob = _draws(distribution, params, n, generator, reparameterized=False)
-    with torch.no_grad():
-        values = _per_draw_cost(cost_fn, z, n, batch_shape)
+    # Under the caller's grad mode: the graph to anything the cost depends on directly. z is
+    # detached, so a cost free of trainable tensors builds none.
+    values = _per_draw_cost(cost_fn, z, n, batch_shape)
+    signal = values.detach() if values.requires_grad else values
     if baseline is None:
-        centred = values
+        centred = signal
     elif isinstance(baseline, str):
-        centred = values - (values.sum(0, keepdim=True) - values) / (n - 1)
+        centred = signal - (signal.sum(0, keepdim=True) - signal) / (n - 1)
     else:
-        b = as_tensor(baseline, "baseline", like=values)
-        if not bool(torch.isfinite(b).all()):
-            raise ValueError("baseline must be finite")
-        centred = values - b.to(device=values.device, dtype=values.dtype)
+        b = check_finite(as_tensor(baseline, "baseline", like=signal), "baseline")
+        # not broadcasting the costs up: a baseline per batch element for a cost summed
+        # over the batch would multiply the summed score once per element
+        check_broadcasts_to(b.shape, "baseline", signal.shape[1:], target_name="the cost's shape")
+        centred = signal - b.detach().to(device=signal.device, dtype=signal.dtype)
     # ``values`` has shape (N, *batch_shape) with 1 where the cost summed over the batch, so
     # entry b multiplies the log-density of batch element b, or their sum.
     logp = log_prob(z)
@@ -179,16 +217,15 @@ def surrogate_from_gradients(
     ``backward()`` carries ḡₖ into whatever θₖ was computed from (the chain rule does the
     rest). Any estimator becomes a surrogate this way.
     """
-    if not isinstance(params, Mapping) or not isinstance(gradients, Mapping):
-        raise TypeError("params and gradients must be mappings name -> tensor")
+    check_instance(params, "params", Mapping, "a mapping name -> tensor")
+    check_instance(gradients, "gradients", Mapping, "a mapping name -> tensor")
     if set(gradients) - set(params):
         unknown = ", ".join(sorted(set(gradients) - set(params)))
         raise ValueError(f"gradients names parameters that params lacks: {unknown}")
     terms = []
     for name, grad in gradients.items():
-        theta = params[name]
-        if not isinstance(theta, Tensor) or not isinstance(grad, Tensor):
-            raise TypeError(f"params[{name!r}] and gradients[{name!r}] must be tensors")
+        theta = check_tensor(params[name], f"params[{name!r}]")
+        check_tensor(grad, f"gradients[{name!r}]")
         mean = grad.detach().mean(0) if grad.shape != theta.shape else grad.detach()
         if mean.shape != theta.shape:
             raise ValueError(

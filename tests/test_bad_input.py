@@ -261,6 +261,18 @@ def test_categorical_log_prob_rejects_nan_and_plus_infinity(bad: float) -> None:
         discrete.categorical_log_prob(torch.tensor([0.0, 1.0]), torch.tensor([bad, 0.0]))
 
 
+def test_categorical_log_prob_rejects_a_row_with_no_finite_logit() -> None:
+    """Every row of a batch of logits needs a finite entry: one row of all -inf (no
+    distribution: softmax would give NaN) is an error even when the other rows are fine."""
+    good = torch.tensor([0.0, 1.0])
+    for logits in (torch.stack([good, torch.full((2,), -INF)]), torch.full((2,), -INF)):
+        message = r"^logits must have at least one finite entry along the last dimension"
+        with pytest.raises(ValueError, match=message):
+            discrete.categorical_log_prob(torch.eye(2), logits)
+    ours = discrete.categorical_log_prob(torch.eye(2), torch.stack([good, good]))
+    torch.testing.assert_close(ours, D.Categorical(logits=good).log_prob(torch.arange(2)))
+
+
 def test_relaxed_log_densities_outside_their_support() -> None:
     binary = discrete.RelaxedBernoulli(temperature=0.5)
     ours = binary.log_prob(torch.tensor([-0.5, 1.5, 0.3]), {"probs": torch.tensor(0.3)})
@@ -270,6 +282,20 @@ def test_relaxed_log_densities_outside_their_support() -> None:
     concrete = discrete.RelaxedCategorical(temperature=0.5)
     off = torch.tensor([[-0.5, 1.5], [0.6, 0.6]])
     assert concrete.log_prob(off, {"logits": torch.zeros(2)}).tolist() == [-INF, -INF]
+
+
+def test_relaxed_categorical_log_prob_of_float32_values_under_float64_logits() -> None:
+    """float32 values under float64 logits: the density is computed in float64, the dtype
+    the two promote to, so it is torch's float64 density at the same numbers (a float32
+    value is exact in float64), not a float32 rounding of it (log y in float32 is off by
+    ~1e-7)."""
+    logits = torch.tensor([0.2, -1.0, 1.5], dtype=F64)
+    value = torch.tensor([[0.2, 0.3, 0.5], [0.1, 0.85, 0.05], [0.6, 0.2, 0.2]], dtype=F32)
+    ours = discrete.RelaxedCategorical(temperature=0.5).log_prob(value, {"logits": logits})
+    tau = torch.tensor(0.5, dtype=F64)
+    theirs = D.RelaxedOneHotCategorical(tau, logits=logits).log_prob(value.to(F64))
+    assert ours.dtype == F64
+    torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=0.0)
 
 
 def test_temperature_tensor_is_a_clear_type_error() -> None:
@@ -449,6 +475,55 @@ def test_empty_parameters_give_empty_draws() -> None:
             for (k, v), q in zip(e.example_params().items(), e.distribution.parameters, strict=True)
         }
         assert e.rsample(3, generator=_gen(), **p).shape[:2] == (3, 0)
+
+
+# -- the training loop of the book's chapters ---------------------------------------------------
+def test_moving_average_update_checks_its_value_and_keeps_its_dtype() -> None:
+    from reparam.book.training import MovingAverage
+
+    average = MovingAverage(0.5)
+    with pytest.raises(TypeError, match=r"^value must be a real number, got str$"):
+        average.update("1.0")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^value must be a real number, got bool$"):
+        average.update(True)
+    with pytest.raises(TypeError, match=r"^value must be real, got a complex tensor"):
+        average.update(torch.ones(2, dtype=torch.complex64))
+    message = r"^value must be finite, got a tensor of shape \(2,\) containing \[nan\]$"
+    with pytest.raises(ValueError, match=message):
+        average.update(torch.tensor([1.0, NAN]))
+    with pytest.raises(ValueError, match=r"^value must be finite, got inf$"):
+        average.update(INF)
+    assert average.value is None  # nothing folded in by a rejected value
+    # numbers convert as torch.as_tensor converts them (a NumPy float64 stays float64)
+    assert average.update(np.float64(0.1)).dtype == F64
+    assert average.update(torch.tensor(1.0, dtype=F64)).item() == 0.5 * 0.1 + 0.5 * 1.0
+
+
+def test_training_loop_arguments_name_the_parameter() -> None:
+    from reparam.book import training
+
+    weight = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.SGD([weight], lr=0.1)
+    with pytest.raises(TypeError, match=r"^generator must be a torch.Generator, got NoneType$"):
+        training.minibatches(10, 2, 3, generator=None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^step must be callable, got int$"):
+        training.train(1, optimizer, 4, num_steps=1, batch_size=2, generator=_gen())  # type: ignore[arg-type]
+    message = r"^optimizer must be a torch.optim.Optimizer, got NoneType$"
+    with pytest.raises(TypeError, match=message):
+        training.train(lambda i: 0.0, None, 4, num_steps=1, batch_size=2, generator=_gen())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^evaluate must be callable, got int$"):
+        training.train(
+            lambda i: 0.0,
+            optimizer,
+            4,
+            num_steps=1,
+            batch_size=2,
+            generator=_gen(),
+            evaluate=1,  # type: ignore[arg-type]
+        )
+    message = r"^batch_size must not exceed num_examples \(4\), got 5$"
+    with pytest.raises(ValueError, match=message):
+        training.minibatches(4, 5, 3, generator=_gen())
 
 
 # -- the whole audit ---------------------------------------------------------------------------

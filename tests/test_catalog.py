@@ -172,6 +172,65 @@ def test_log_density_matches_scipy(key: str) -> None:
         torch.testing.assert_close(ours, theirs, rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize(
+    ("key", "outside"),
+    [("gamma", -1.0), ("chi_squared", -1.0), ("f", -1.0), ("dirichlet", -1.0),
+     ("exponential", -1.0), ("gumbel", -math.inf)],
+)  # fmt: skip
+def test_log_density_without_masks_matches_the_masked_one(key: str, outside: float) -> None:
+    """With every value strictly inside the support, a log-density skips its clamp, its −inf
+    mask and xlogy; one value outside the support (or infinite) in the same call sends every
+    value through them. Both agree, values and gradients, on the values they share."""
+    e = catalog.get(key)
+    p = {k: v.requires_grad_() for k, v in e.example_params(torch.float64).items()}
+    z = e.rsample(300, generator=_gen(21), **p).detach()
+    inside = e.distribution.log_prob(z, p)
+    masked = e.distribution.log_prob(torch.cat([z, torch.full_like(z[:1], outside)]), p)
+    assert masked[-1].item() == -math.inf
+    torch.testing.assert_close(masked[:-1], inside, rtol=1e-12, atol=1e-12)
+    leaves = list(p.values())
+    for ours, theirs in zip(
+        torch.autograd.grad(inside.sum(), leaves),
+        torch.autograd.grad(masked[:-1].sum(), leaves),
+        strict=True,
+    ):
+        torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("factor_batch", "value_batch"),
+    [((), (40,)), ((4,), (40, 4)), ((4,), (40, 1)), ((1,), (40, 4)), ((2, 1), (40, 2, 3)),
+     ((2, 3), (3,)), ((3, 1, 2), (5, 3, 4, 2)), ((), ()), ((2,), (0, 2))],
+)  # fmt: skip
+def test_mahalanobis_solves_once_per_factor(
+    factor_batch: tuple[int, ...], value_batch: tuple[int, ...]
+) -> None:
+    """‖L⁻¹x‖² with the draws as the rows of one solve per distinct factor L, against a solve
+    per draw with L expanded to every draw: values and gradients, batch shapes broadcasting."""
+    mahalanobis = catalog.location_scale._mahalanobis
+    g = _gen(22)
+    d = 3
+    tril = torch.randn(*factor_batch, d, d, generator=g, dtype=torch.float64).tril()
+    tril.diagonal(dim1=-2, dim2=-1).copy_(torch.rand(*factor_batch, d, generator=g) + 0.5)
+    tril.requires_grad_()
+    x = torch.randn(*value_batch, d, generator=g, dtype=torch.float64, requires_grad=True)
+    batch = torch.broadcast_shapes(factor_batch, value_batch)
+    ours = mahalanobis(tril, x)
+    white = torch.linalg.solve_triangular(
+        tril.expand(*batch, d, d), x.expand(*batch, d).unsqueeze(-1), upper=False
+    )
+    theirs = white.squeeze(-1).square().sum(-1)
+    assert ours.shape == batch
+    torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
+    weights = torch.rand(batch, generator=g, dtype=torch.float64)  # every entry its own weight
+    for a, b in zip(
+        torch.autograd.grad((ours * weights).sum(), [tril, x]),
+        torch.autograd.grad((theirs * weights).sum(), [tril, x]),
+        strict=True,
+    ):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
 # -- gradients ------------------------------------------------------------------------------
 def _own_gradient_statistics(
     e: CatalogEntry, p: dict[str, torch.Tensor], n: int, seed: int
@@ -387,16 +446,19 @@ def test_gamma_rows_at_the_top_edge_of_the_uniform(
     so that the top edge meets both tails of the gradient's evaluation."""
     e = catalog.get(key)
     real_uniform = noise_module._raw_uniform
-    real_sampler = catalog.implicit.marsaglia_tsang_log
+    real_sampler = catalog.implicit._marsaglia_tsang  # the acceptance step
 
     def sampler_with_ordinary_uniforms(
-        alpha: torch.Tensor, generator: torch.Generator | None = None
+        shapes: torch.Tensor,
+        shape: torch.Size,
+        dtype: torch.dtype,
+        generator: torch.Generator | None,
     ) -> torch.Tensor:
         with monkeypatch.context() as inner:
             inner.setattr(noise_module, "_raw_uniform", real_uniform)
-            return real_sampler(alpha, generator)
+            return real_sampler(shapes, shape, dtype, generator)
 
-    monkeypatch.setattr(catalog.implicit, "marsaglia_tsang_log", sampler_with_ordinary_uniforms)
+    monkeypatch.setattr(catalog.implicit, "_marsaglia_tsang", sampler_with_ordinary_uniforms)
     monkeypatch.setattr(noise_module, "_raw_uniform", _pinned_uniform("top"))
     p = {k: v * 0.1 if k in e.implicit else v for k, v in e.example_params(torch.float64).items()}
     p = {k: v.to(dtype) for k, v in p.items()}

@@ -95,14 +95,29 @@ def test_bad_input_names_the_argument() -> None:
     g = torch.randn(5, dtype=F64)
     with pytest.raises(ValueError, match="estimates must have shape"):
         apply_control_variate(g[:2], g[:2], 0.0)
+    message = r"^estimates must have shape \(N, \.\.\.\) with N >= 2 draws for coefficient='pooled'"
+    with pytest.raises(ValueError, match=message + r", got shape \(1,\)$"):
+        apply_control_variate(g[:1], g[:1], 0.0, coefficient="pooled")
+    with pytest.raises(ValueError, match=r"N >= 3 draws for coefficient='leave_one_out'"):
+        apply_control_variate(g[:2], g[:2], 0.0)
+    assert apply_control_variate(g[:1], g[:1], 0.0, coefficient=0.5).shape == (1,)
     with pytest.raises(ValueError, match="same shape"):
         apply_control_variate(g, g[:4], 0.0, coefficient="pooled")
     with pytest.raises(ValueError, match="coefficient must be"):
         apply_control_variate(g, g, 0.0, coefficient="optimal")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="control_mean must be finite"):
         apply_control_variate(g, g, math.nan)
-    with pytest.raises(ValueError, match="control_mean must broadcast"):
+    with pytest.raises(
+        ValueError, match=r"^control_mean must broadcast to \(\), got shape \(3,\)$"
+    ):
         apply_control_variate(g, g, torch.zeros(3))
+    gg = torch.randn(5, 2, 3, dtype=F64)
+    for mean in (torch.zeros(2, 1), torch.zeros(3), torch.zeros(1, 3), 0.5):
+        assert apply_control_variate(gg, gg, mean).shape == gg.shape
+    with pytest.raises(
+        ValueError, match=r"^control_mean must broadcast to \(2, 3\), got shape \(1, 2, 3\)$"
+    ):
+        apply_control_variate(gg, gg, torch.zeros(1, 2, 3))
     with pytest.raises(ValueError, match="controls must be finite"):
         apply_control_variate(g, g.clone().fill_(math.inf), 0.0)
     with pytest.raises(TypeError, match="floating"):
@@ -112,3 +127,10 @@ def test_bad_input_names_the_argument() -> None:
     with pytest.raises(ValueError, match="coefficient must be finite"):
         apply_control_variate(g, g, 0.0, coefficient=math.inf)
     torch.testing.assert_close(apply_control_variate(g, g, 0.0, coefficient=1.0), 0 * g)
+    # optimal_coefficient on its own checks and names both of its arguments
+    with pytest.raises(ValueError, match=r"^estimates must have shape \(N, \.\.\.\) with N >= 2"):
+        optimal_coefficient(g[:1], g[:1])
+    with pytest.raises(ValueError, match=r"^estimates must be finite"):
+        optimal_coefficient(g.clone().fill_(math.nan), g)
+    with pytest.raises(ValueError, match=r"^controls must be finite"):
+        optimal_coefficient(g, g.clone().fill_(math.nan))

@@ -238,6 +238,14 @@ def test_the_uniforms_are_torch_rand_clamped_into_the_open_interval() -> None:
         assert torch.equal(half_open, reference) and torch.equal(open_, reference)
 
 
+def test_noise_functions_name_a_bad_generator() -> None:
+    noise = reparam.noise
+    message = r"^generator must be a torch.Generator or None, got int$"
+    for draw in (noise.standard_normal, noise.uniform, noise.open_uniform):
+        with pytest.raises(TypeError, match=message):
+            draw(3, generator=0)  # type: ignore[arg-type]
+
+
 def test_laplace_density_and_cdf_match_torch() -> None:
     """The one Laplace density and CDF, used by both Laplace rows of the catalog."""
     p = {
@@ -266,9 +274,39 @@ def test_mixed_precision_multivariate_normal_draws_in_the_wider_dtype() -> None:
     assert z.dtype == torch.float64 and torch.equal(z, wide)
 
 
+def test_mixed_precision_normal_draws_in_the_wider_dtype() -> None:
+    """A float64 loc with a float32 scale (either way round): the noise is drawn in float64,
+    so the draws are those of float64 parameters of the same values (as torch.distributions
+    promotes), not float32 noise widened afterwards."""
+    gen = torch.Generator
+    loc, scale = torch.tensor([0.5, -2.0]), torch.tensor([1.5, 0.25])  # exact in float32
+    wide = reparam.NORMAL.rsample(
+        6, generator=gen().manual_seed(0), loc=loc.double(), scale=scale.double()
+    )
+    for loc_, scale_ in ((loc.double(), scale), (loc, scale.double())):
+        z = reparam.NORMAL.rsample(6, generator=gen().manual_seed(0), loc=loc_, scale=scale_)
+        assert z.dtype == torch.float64 and torch.equal(z, wide)
+
+
 def test_standard_normal_device_argument() -> None:
     eps = reparam.standard_normal((4,), generator=torch.Generator().manual_seed(0), device="cpu")
     assert eps.device.type == "cpu" and eps.shape == (4,)
+
+
+def test_noise_is_drawn_on_the_generators_device_then_moved_to_device() -> None:
+    """Every noise function draws where its generator is, then moves the draws to ``device``:
+    on the generator's own device the same numbers as without ``device``, and on another
+    device (``meta``, available without a GPU) the result is there."""
+    noise = reparam.noise
+    for draw in (noise.standard_normal, noise.uniform, noise.open_uniform):
+        plain = draw((4,), generator=torch.Generator().manual_seed(0))
+        here = draw((4,), generator=torch.Generator().manual_seed(0), device="cpu")
+        assert here.device.type == "cpu" and torch.equal(here, plain), draw.__name__
+        there = draw(
+            (4,), generator=torch.Generator().manual_seed(0), dtype=torch.float64, device="meta"
+        )
+        assert there.device.type == "meta", draw.__name__
+        assert there.shape == (4,) and there.dtype == torch.float64
 
 
 # --- test costs and their closed forms ----------------------------------------------------

@@ -4,15 +4,22 @@ catalog row by changing one line."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 import torch
+from torch import Tensor
 from torch.distributions import constraints
 
 import reparam
 from reparam import catalog
 from reparam.distributions import ReparamDistribution, from_catalog, torch_constraint
+from reparam.estimators import pathwise_gradient
+from reparam.noise import standard_normal
+from reparam.reparameterization import Parameter, Reparameterization
 
 F64 = torch.float64
 KEYS = list(catalog.CATALOG)
@@ -65,11 +72,42 @@ def test_expand_and_shapes() -> None:
     assert "MultivariateNormal" in repr(q) or "Multivariate" in repr(q)
 
 
+def test_expand_keeps_the_support() -> None:
+    """An expanded distribution has the same support as the original (torch's ``expand``
+    keeps it too), whether the support was given as a rule or as a constraint, and
+    ``validate_args`` still checks values against it."""
+    gumbel = from_catalog("gumbel", loc=torch.zeros(2, dtype=F64), scale=1.0)
+    theirs = torch.distributions.Gumbel(torch.zeros(2, dtype=F64), 1.0).expand((3, 2))
+    assert gumbel.expand((3, 2)).support is theirs.support
+    q = from_catalog("reciprocal", low=0.5, high=4.0, validate_args=True)
+    before = q.expand((3,))  # q's support rule not applied yet
+    assert float(q.support.lower_bound) == 0.5  # type: ignore[attr-defined]
+    after = q.expand((2, 3))
+    values = torch.tensor([0.25, 1.0, 8.0], dtype=F64)
+    for wide in (before, after):
+        assert wide.support.check(values).tolist() == [False, True, False]
+        with pytest.raises(ValueError, match="support"):
+            wide.log_prob(values)
+        assert wide.log_prob(torch.ones(3, dtype=F64)).shape == wide.batch_shape
+
+
 def test_validate_args_rejects_values_outside_the_support() -> None:
     q = from_catalog("exponential", rate=2.0, validate_args=True)
     with pytest.raises(ValueError):
         q.log_prob(torch.tensor(-1.0))
     assert torch.isinf(from_catalog("exponential", rate=2.0).log_prob(torch.tensor(-1.0)))
+
+
+def _at_most(bound: float, value: torch.Tensor, name: str) -> None:
+    if bool((value > bound).any()):
+        raise ValueError(f"{name} must be at most {bound}")
+
+
+class _AtMostTen:
+    """A constraint that is a callable object (it has neither __name__ nor __qualname__)."""
+
+    def __call__(self, value: torch.Tensor, name: str) -> None:
+        _at_most(10.0, value, name)
 
 
 def test_constraints_map_to_torch() -> None:
@@ -80,6 +118,10 @@ def test_constraints_map_to_torch() -> None:
     unit = torch_constraint(reparam.reparameterization.open_unit_interval)
     assert unit.check(torch.tensor([0.5, 0.0, 1.0])).tolist() == [True, False, False]
     assert torch_constraint(lambda value, name: None) is constraints.dependent
+    # a user's constraint may be any callable: one without __name__ or __qualname__ (a
+    # callable object, a functools.partial) is unknown to torch too
+    assert torch_constraint(_AtMostTen()) is constraints.dependent
+    assert torch_constraint(functools.partial(_at_most, 10.0)) is constraints.dependent
 
 
 def test_unknown_support_and_bad_input() -> None:
@@ -90,10 +132,110 @@ def test_unknown_support_and_bad_input() -> None:
         from_catalog("normal", loc=0.0, scale=-1.0)
     with pytest.raises(KeyError):
         from_catalog("no-such-row", loc=0.0)
-    with pytest.raises(TypeError, match="reparameterization must be"):
+    with pytest.raises(
+        TypeError, match=r"^reparameterization must be a reparam.Reparameterization, got str$"
+    ):
         ReparamDistribution("normal", {"loc": 0.0})  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="params must be a mapping"):
+    with pytest.raises(TypeError, match=r"^params must be a mapping name -> value, got list$"):
         ReparamDistribution(reparam.NORMAL, [0.0, 1.0])  # type: ignore[arg-type]
+
+
+class _Forgetful(torch.distributions.Normal):
+    """A Normal whose constructor takes an argument it does not keep."""
+
+    def __init__(self, loc: float, scale: float, width: float) -> None:
+        super().__init__(loc, scale)
+
+
+def test_torch_helpers_errors_name_the_argument_and_the_constraint() -> None:
+    from reparam.distributions import _default_generator, _rebuild
+
+    message = (
+        "^distribution must hold its constructor argument 'width' as an attribute "
+        r"\(to be rebuilt at other parameter values\), got a _Forgetful without it$"
+    )
+    with pytest.raises(TypeError, match=message):
+        _rebuild(_Forgetful(0.0, 1.0, 2.0), {"loc": torch.zeros(2), "scale": torch.ones(2)})
+    with pytest.raises(
+        ValueError, match=r"^generator must be None for torch.distributions draws on device meta"
+    ):
+        _default_generator(torch.device("meta"))
+
+
+def test_an_unindexed_cuda_device_is_the_current_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch's rule: ``torch.device("cuda")`` is the current CUDA device. Checked without a GPU
+    by standing in for torch.cuda's current device (1) and default generators."""
+    from reparam.distributions import _default_generator, _same_device
+
+    generators = (torch.Generator(), torch.Generator())
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "default_generators", generators)
+    cuda, cuda0, cuda1 = torch.device("cuda"), torch.device("cuda", 0), torch.device("cuda", 1)
+    assert _default_generator(cuda) is generators[1]
+    assert _default_generator(cuda0) is generators[0]
+    assert _default_generator(cuda1) is generators[1]
+    assert _same_device(cuda, cuda1) and _same_device(cuda1, cuda) and _same_device(cuda, cuda)
+    assert not _same_device(cuda, cuda0) and not _same_device(cuda0, cuda)
+    assert not _same_device(cuda0, cuda1)
+    cpu = torch.device("cpu")
+    assert _same_device(cpu, cpu) and not _same_device(cpu, cuda1)
+
+
+def _seeded(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+@dataclass(frozen=True, eq=False)
+class _CountingShift(Reparameterization):
+    """z = loc + ε, ε ~ N(0, 1), counting its base draws (a user's own row)."""
+
+    name: str = "CountingShift"
+    parameters: tuple[Parameter, ...] = (Parameter("loc"),)
+    base_draws: list[int] = field(default_factory=list)
+
+    def sample_base(
+        self, num_samples: int, params: Mapping[str, Tensor], generator: torch.Generator | None
+    ) -> Tensor:
+        self.base_draws.append(num_samples)
+        loc = params["loc"]
+        return standard_normal((num_samples, *loc.shape), generator=generator, dtype=loc.dtype)
+
+    def transform(self, eps: Tensor, params: Mapping[str, Tensor]) -> Tensor:
+        return params["loc"] + eps
+
+    def log_prob(self, value: Tensor, params: Mapping[str, Tensor]) -> Tensor:
+        return torch.distributions.Normal(params["loc"], 1.0).log_prob(value)
+
+
+def test_building_a_distribution_probes_once_per_shape_off_the_global_stream() -> None:
+    """The event shape comes from one probe draw per row and parameter shapes (a training
+    loop building the distribution at every step draws once), from a private generator:
+    torch's global random state is left as it was."""
+    row = _CountingShift()
+    state = torch.get_rng_state()
+    for _ in range(3):
+        q = ReparamDistribution(row, {"loc": torch.zeros(2, 3, dtype=F64)})
+        assert q.batch_shape == (2, 3) and q.event_shape == ()
+    assert row.base_draws == [1]
+    q = ReparamDistribution(row, {"loc": torch.zeros(4, dtype=F64)})
+    assert q.batch_shape == (4,) and row.base_draws == [1, 1]  # new shapes: a new probe
+    assert torch.equal(state, torch.get_rng_state())
+
+
+def test_torch_draws_do_not_depend_on_whether_cuda_is_initialized(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Once CUDA is initialized, the draws of a torch distribution are redirected to the
+    generator by looking up the parameters' device (not assuming the CPU): for CPU
+    parameters and a CPU generator, the same numbers, and the global state left alone."""
+    q = torch.distributions.Gamma(torch.tensor([2.0, 0.5], dtype=F64), 1.5)
+    expected = pathwise_gradient(torch.square, q, None, 4, generator=_seeded(3))
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    state = torch.get_rng_state()
+    got = pathwise_gradient(torch.square, q, None, 4, generator=_seeded(3))
+    assert got.keys() == expected.keys()
+    assert all(torch.equal(got[name], expected[name]) for name in got)
+    assert torch.equal(state, torch.get_rng_state())
 
 
 def fit(make_q: object, steps: int = 300) -> torch.Tensor:

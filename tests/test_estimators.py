@@ -400,6 +400,34 @@ def test_dtype_follows_parameters(dtype: torch.dtype, name: str) -> None:
         _assert_unbiased(grads[p].double(), ex, f"{name} {dtype} {p}")
 
 
+@pytest.mark.parametrize("name", ["pathwise", "score_function", "measure_valued"])
+def test_each_gradient_takes_its_parameters_dtype(name: str) -> None:
+    """Mixed precisions: loc and scale of different dtypes, or a cost computed in a wider
+    dtype than the draws; each gradient comes out in its own parameter's dtype (as autograd
+    returns it), and still estimates the exact gradient."""
+    f32, f64 = torch.float32, torch.float64
+    cost = reparam.cosine_cost(1.0)
+
+    def widened(z: Tensor) -> Tensor:
+        return cost(z.to(f64))
+
+    cases = [(f64, f32, cost), (f32, f64, cost), (f32, f32, widened)]
+    exact = reparam.exact_gradient(cost, torch.tensor(LOC, dtype=f64), SCALE)
+    for loc_dtype, scale_dtype, f in cases:
+        params = {
+            "loc": torch.tensor(LOC, dtype=loc_dtype),
+            "scale": torch.tensor(SCALE, dtype=scale_dtype),
+        }
+        grads = ESTIMATORS[name](f, reparam.NORMAL, params, 20_000, generator=_gen_of(1))
+        assert grads["loc"].dtype == loc_dtype and grads["scale"].dtype == scale_dtype
+        for p, ex in zip(("loc", "scale"), exact, strict=True):
+            _assert_unbiased(grads[p].double(), ex, f"{name} {loc_dtype} {scale_dtype} {p}")
+
+
+def _gen_of(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
 @pytest.mark.parametrize("name", list(ESTIMATORS))
 def test_batch_shapes_and_broadcast_parameters(name: str) -> None:
     """loc of shape (2, 3), scale a scalar shared by all six: gradients take the shapes of
@@ -606,11 +634,12 @@ def test_bad_inputs(name: str, kwargs: dict[str, Any], error: type[Exception], m
 @pytest.mark.parametrize(
     ("baseline", "num_samples", "match"),
     [
-        ("best", 10, "baseline"),
-        ("optimal", 1, "num_samples"),
-        (torch.zeros(4), 10, "baseline"),
-        (float("inf"), 10, "baseline"),
-        ([1.0], 10, "baseline"),
+        ("best", 10, "^baseline must be None, a number, a tensor or 'optimal', got 'best'$"),
+        ("optimal", 1, r"^num_samples must be at least 2 for baseline='optimal', got 1$"),
+        (torch.zeros(4), 10, r"^baseline must broadcast to \(3,\), got shape \(4,\)$"),
+        (torch.zeros(2, 1), 10, r"^baseline must broadcast to \(3,\), got shape \(2, 1\)$"),
+        (float("inf"), 10, "^baseline must be finite, got inf$"),
+        ([1.0], 10, "^baseline must be a real number or a torch.Tensor, got list$"),
     ],
 )
 def test_bad_baselines(baseline: Any, num_samples: int, match: str) -> None:
@@ -763,6 +792,19 @@ def test_torch_gradients_follow_each_parameters_dtype() -> None:
         assert all(g.dtype == torch.float32 and g.shape == (8, 2) for g in grads.values())
 
 
+def test_integer_parameters_of_a_torch_distribution_are_not_differentiated() -> None:
+    """A parameter held as an integer tensor (here a Normal's scale) cannot carry a gradient:
+    the estimators differentiate the floating one only, and get it right
+    (d/dloc E[z²] = 2 loc per coordinate)."""
+    loc = _t(0.3, -1.0)
+    q = torch.distributions.Normal(loc, torch.tensor([1, 2]))
+    for name, estimator in TORCH_ESTIMATORS.items():
+        generator = torch.Generator().manual_seed(6)
+        grads = estimator(torch.square, q, None, 20_000, generator=generator)
+        assert set(grads) == {"loc"}, name
+        _assert_unbiased(grads["loc"], 2 * loc, name)
+
+
 def test_torch_distributions_leave_global_random_state_alone() -> None:
     q = torch.distributions.Gamma(_t(2.0), _t(1.0))
     state = torch.get_rng_state()
@@ -806,7 +848,7 @@ def test_catalog_rows_as_torch_distributions_are_the_rows() -> None:
             "measure_valued",
             torch.distributions.Gamma(1.0, 1.0),
             None,
-            r"distribution must be the Gaussian.*got Gamma$",
+            r"^distribution must be the Gaussian.*got Gamma$",
         ),
         (
             "score_function",
@@ -815,7 +857,7 @@ def test_catalog_rows_as_torch_distributions_are_the_rows() -> None:
                 torch.distributions.Normal(torch.zeros(2), 1.0),
             ),
             None,
-            "distribution MixtureSameFamily has no floating-point parameter",
+            "distribution must have a floating-point parameter.*got MixtureSameFamily",
         ),
         ("pathwise", "normal", None, "distribution must be a reparam.Reparameterization"),
     ],
@@ -825,3 +867,74 @@ def test_torch_distribution_errors_name_the_argument(
 ) -> None:
     with pytest.raises(TypeError, match=match):
         ESTIMATORS[name](torch.cos, distribution, params, 4)
+
+
+# -- no sympy on the first call ----------------------------------------------------------------
+#: Run in a fresh interpreter: every estimator's first call, on parameters whose shapes differ
+#: (so that broadcasting is computed), reports a call after which sympy is imported.
+_SYMPY_PROBE = """
+import sys
+
+import torch
+
+import reparam
+from reparam.control_variates import apply_control_variate
+from reparam.distributions import from_catalog
+from reparam.estimators import (
+    measure_valued_gradient,
+    pathwise_gradient,
+    score_function_gradient,
+)
+
+found = ["import reparam"] if "sympy" in sys.modules else []
+loc, scale = torch.zeros(2, 3), torch.ones(3)
+params = {"loc": loc, "scale": scale}
+python = {"loc": 0.5, "scale": 2.0}
+torch_normal = torch.distributions.Normal(loc, scale)
+catalog_normal = from_catalog("normal", loc=loc, scale=scale)
+estimators = {
+    "pathwise": pathwise_gradient,
+    "score_function": score_function_gradient,
+    "measure_valued": measure_valued_gradient,
+}
+baselines = {"constant": torch.ones(3), "optimal": "optimal"}
+calls = []
+for name, estimator in estimators.items():
+    for label, distribution, given in [
+        ("reparam.NORMAL", reparam.NORMAL, params),
+        ("reparam.NORMAL, Python numbers", reparam.NORMAL, python),
+        ("torch Normal", torch_normal, None),
+        ("from_catalog normal", catalog_normal, None),
+    ]:
+        calls.append((f"{name}, {label}", estimator, distribution, given, {}))
+for label, baseline in baselines.items():
+    options = {"baseline": baseline}
+    calls.append(
+        (f"score_function, baseline {label}", score_function_gradient,
+         reparam.NORMAL, params, options)
+    )
+for label, estimator, distribution, given, options in calls:
+    generator = torch.Generator().manual_seed(0)
+    estimator(torch.sin, distribution, given, 4, generator=generator, **options)
+    if "sympy" in sys.modules and not found:
+        found.append(label)
+estimates = torch.randn(5, 2, 3)
+for coefficient in ["leave_one_out", "pooled", 0.5]:
+    apply_control_variate(estimates, estimates, torch.zeros(3), coefficient=coefficient)
+    if "sympy" in sys.modules and not found:
+        found.append(f"apply_control_variate, coefficient {coefficient}")
+print(found[0] if found else "none")
+"""
+
+
+def test_no_first_call_of_an_estimator_imports_sympy() -> None:
+    """torch.broadcast_shapes imports sympy (most of a second) on its first call: the package's
+    own shape checks must not call it, so a script's first gradient costs milliseconds."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", _SYMPY_PROBE], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "none", f"sympy imported by: {result.stdout.strip()}"

@@ -20,13 +20,108 @@ def test_launch_buttons_off_without_repository() -> None:
         assert settings["binderhub_url"] == "" and settings["colab_url"] == ""
 
 
-def test_launch_buttons_on_with_repository() -> None:
+def test_launch_buttons_on_with_a_github_repository() -> None:
     settings = launch_buttons.launch_settings(
-        {"repository_url": "https://example.org/book", "launch_buttons": {"x": 1}}
+        {
+            "repository_url": "https://github.com/example-org/reparam-book",
+            "launch_buttons": {"x": 1},
+        }
     )
     assert settings["binderhub_url"] == launch_buttons.BINDERHUB_URL
     assert settings["colab_url"] == launch_buttons.COLAB_URL
     assert settings["x"] == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.org/book",
+        "https://gitlab.com/a/b",
+        "github.com/a/b",
+        "https://github.com/a",
+    ],
+)
+def test_launch_buttons_off_for_other_hosts(url: str) -> None:
+    # Colab and Binder open GitHub repositories; anything else switches the buttons off
+    # (and the build warns, which -W makes an error).
+    settings = launch_buttons.launch_settings({"repository_url": url})
+    assert settings["binderhub_url"] == "" and settings["colab_url"] == ""
+    with pytest.raises(ValueError, match="repository_url"):
+        launch_buttons.launch_urls(url, "main", "score-function")
+
+
+def _write_notebook(path: Path, markdown: str) -> None:
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell(markdown), nbformat.v4.new_code_cell("1 + 1")],
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, path)
+
+
+def _mini_build(tmp_path: Path, repository_url: str) -> str:
+    """Build a one-chapter site with the book's theme and this extension; its chapter's HTML."""
+    from sphinx.application import Sphinx
+
+    source = tmp_path / "src"
+    _write_notebook(source / "book" / "score-function.ipynb", "# A chapter")
+    (source / "index.md").write_text("# Home\n\n```{toctree}\nbook/score-function\n```\n")
+    (source / "conf.py").write_text("")
+    app = Sphinx(
+        srcdir=str(source),
+        confdir=str(source),
+        outdir=str(tmp_path / "html"),
+        doctreedir=str(tmp_path / "doctrees"),
+        buildername="html",
+        confoverrides={
+            "extensions": ["myst_nb", "sphinx_book_theme", "launch_buttons"],
+            "html_theme": "sphinx_book_theme",
+            "nb_execution_mode": "off",
+            "html_theme_options": {
+                "repository_url": repository_url,
+                "repository_branch": "main",
+                "path_to_docs": "",
+                "launch_buttons": {},
+            },
+        },
+        status=None,
+        warning=None,
+        freshenv=True,
+    )
+    app.build()
+    return (tmp_path / "html" / "book" / "score-function.html").read_text("utf-8")
+
+
+def test_launch_button_urls_for_a_sample_repository(tmp_path: Path) -> None:
+    # The theme builds the buttons; this extension aims them at the reader notebook under
+    # notebooks/ (plain CommonMark), which Binder opens in JupyterLab and Colab from GitHub.
+    html = _mini_build(tmp_path / "on", "https://github.com/example-org/reparam-book")
+    binder = (
+        "https://mybinder.org/v2/gh/example-org/reparam-book/main"
+        "?urlpath=lab/tree/notebooks/score-function.ipynb"
+    )
+    colab = (
+        "https://colab.research.google.com/github/example-org/reparam-book/blob/main/"
+        "notebooks/score-function.ipynb"
+    )
+    assert f'href="{binder}"' in html
+    assert f'href="{colab}"' in html
+    assert "book/score-function.ipynb" not in html.replace("_sources/book/score-function.ipynb", "")
+    assert launch_buttons.launch_urls(
+        "https://github.com/example-org/reparam-book", "main", "score-function"
+    ) == {"Binder": binder, "Colab": colab}
+    off = _mini_build(tmp_path / "off", "")
+    assert "mybinder.org" not in off and "colab.research.google.com" not in off
+
+
+def test_the_reader_notebooks_the_buttons_open_exist() -> None:
+    chapters = {path.stem for path in (ROOT / "book").glob("*.ipynb")}
+    committed = {path.stem for path in (ROOT / launch_buttons.READER_NOTEBOOKS).glob("*.ipynb")}
+    assert committed == chapters
 
 
 def test_mathjax_is_installed_with_its_fonts() -> None:

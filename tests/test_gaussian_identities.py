@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -245,6 +246,7 @@ def test_rsample_has_the_right_covariance() -> None:
         ([0.0, 0.0, 0.0], [[1.0, 0.0], [0.0, 1.0]], "match loc"),
         ([[0.0]], [[1.0]], "loc must have shape"),
         ([float("nan"), 0.0], [[1.0, 0.0], [0.0, 1.0]], "loc must be finite"),
+        ([0.0, 0.0], [[1.0, float("inf")], [float("inf"), 1.0]], "^cov must be finite"),
     ],
 )
 def test_invalid_gaussians_are_rejected(
@@ -294,3 +296,31 @@ def test_invalid_arguments_are_rejected() -> None:
             estimator(cost, LOC, COV, 3, generator=0)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"^generator must be"):
         gi.gaussian_rsample(LOC, COV, 3, generator=0)  # type: ignore[arg-type]
+
+
+def test_samplers_agree_on_the_error_of_a_doubly_bad_call() -> None:
+    """Given a bad generator *and* a bad Gaussian, the four samplers of the module report the
+    same error: each checks its scalar arguments (the generator among them) before it
+    factorises the covariance, so no sampler's error depends on which check it left to
+    the noise it draws."""
+    cost = gi.quadratic_form_cost(A)
+    bad_cov = [[1.0, 0.5], [0.4, 1.0]]  # not symmetric
+    bad_generator: Any = 0
+    calls: list[Callable[[], object]] = [
+        lambda: gi.gaussian_rsample(LOC, bad_cov, 3, generator=bad_generator),
+        lambda: gi.bonnet_gradient(cost, LOC, bad_cov, 3, generator=bad_generator),
+        lambda: gi.price_gradient(cost, LOC, bad_cov, 3, generator=bad_generator),
+        lambda: gi.cholesky_pathwise_gradients(cost, LOC, bad_cov, 3, generator=bad_generator),
+    ]
+    message = r"^generator must be a torch.Generator or None, got int$"
+    for call in calls:
+        with pytest.raises(TypeError, match=message):
+            call()
+
+
+def test_a_cost_of_the_wrong_shape_is_named() -> None:
+    """A cost returning one value per coordinate (shape (N, d)) instead of one per draw."""
+    message = r"^cost must map draws of shape \(N, d\) to shape \(N,\), got \(3, 2\)$"
+    for estimator in (gi.bonnet_gradient, gi.price_gradient, gi.cholesky_pathwise_gradients):
+        with pytest.raises(ValueError, match=message):
+            estimator(lambda x: x, LOC, COV, 3)

@@ -17,13 +17,21 @@ from reparam.book import history
 from reparam.book.plotting.history import plot_timeline
 
 ROOT = Path(__file__).resolve().parents[1]
-BIB = ROOT / "references.bib"
+BIB = ROOT / "reparam" / "book" / "_data" / "references.bib"
 BOOK_PAGES = sorted((ROOT / "book").glob("*.md")) + sorted((ROOT / "book").glob("*.ipynb"))
 
 
 @pytest.fixture(scope="module")
 def bibliography() -> dict[str, history.BibEntry]:
     return history.read_bibtex(BIB)
+
+
+def test_load_bibliography_reads_the_file_the_build_cites() -> None:
+    # The package's copy is the build's bibliography (_config.yml), not a second copy.
+    config = (ROOT / "_config.yml").read_text("utf-8")
+    assert "  - reparam/book/_data/references.bib" in config
+    assert history.load_bibliography() == history.read_bibtex(BIB)
+    assert len(history.load_bibliography()) > 30
 
 
 @pytest.fixture(scope="module")

@@ -199,6 +199,37 @@ def test_gamma_log_prob_names_a_bad_argument() -> None:
         log_standard_gamma_rsample("1.0", 2)  # type: ignore[arg-type]
 
 
+def test_gamma_log_prob_computes_in_the_promoted_dtype() -> None:
+    """float32 draws against float64 parameters: the density is computed (and returned) in
+    float64, the dtype the three promote to, not in the draws' float32 (a 0-d float64
+    tensor alone would not promote them). Exactly representable z, against scipy."""
+    z = torch.tensor([0.5, 1.25, 3.0], dtype=torch.float32)
+    alpha, beta = torch.tensor(2.5, dtype=torch.float64), torch.tensor(1.5, dtype=torch.float64)
+    for ours in (
+        catalog.implicit.gamma_log_prob(z, alpha, beta),
+        catalog.implicit.gamma_log_prob(z, alpha.expand(3), beta),
+    ):
+        assert ours.dtype == torch.float64
+        expected = st.gamma(a=2.5, scale=1 / 1.5).logpdf(z.double().numpy())
+        np.testing.assert_allclose(ours.numpy(), expected, rtol=1e-13)
+
+
+def test_tail_gradients_of_many_shapes_do_not_depend_on_the_default_device() -> None:
+    """Many distinct shapes (the broadcast evaluation) at draws in both tails (the series
+    below Temme's window, the continued fraction above it): with another default device
+    set (``meta``), CPU inputs give the same numbers, on the CPU."""
+    a = torch.linspace(0.05, 60.0, 41, dtype=torch.float64)
+    for log_x in (
+        a.log() - 6.0,
+        a.log() + 3.5 + 30 / a.sqrt(),
+        torch.stack([a.log() - 6.0, a.log() + 3.5 + 30 / a.sqrt()]),
+    ):
+        expected = log_gamma_alpha_grad(a, log_x)
+        with torch.device("meta"):
+            got = log_gamma_alpha_grad(a, log_x)
+        assert got.device.type == "cpu" and torch.equal(got, expected)
+
+
 def test_rounding_a_real_shape_to_exponentials_is_wrong() -> None:
     """The known error on the Gamma row: Gamma(2.5) is not a sum of round(2.5) exponentials."""
     n = 20_000
@@ -259,3 +290,80 @@ def test_gradient_figure_draws_one_curve_per_quantile_in_each_panel() -> None:
     assert left.get_xscale() == right.get_xscale() == "log"
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["u = 0.3", "u = 0.7"]
     plt.close(fig)
+
+
+def test_float32_gradient_is_the_float64_one_rounded() -> None:
+    """For float32 log-draws the default truncation tolerance is 1e-10 (1e-15 for float64):
+    against the float64 evaluation of the same draws, rounded to float32, the result differs
+    by at most one unit in the last place, and almost never at all."""
+    total = differ = 0
+    for shape in (0.05, 0.7, 2.5, 7.0, 30.0):
+        alpha = torch.tensor(shape)
+        log_x = gamma_log_draw(alpha.expand(20_000), _gen(12))
+        ours = log_gamma_alpha_grad(alpha, log_x)
+        rounded = log_gamma_alpha_grad(alpha.double(), log_x.double()).float()
+        ulp = torch.finfo(torch.float32).eps * rounded.abs()  # at least one unit in the last place
+        assert bool(((ours - rounded).abs() <= ulp).all()), shape
+        total += ours.numel()
+        differ += int((ours != rounded).sum())
+    assert differ <= 1e-3 * total
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_draws_do_not_depend_on_how_the_shapes_are_stored(dtype: torch.dtype) -> None:
+    """Shapes as an expanded view (the sampler's constants computed once per distinct shape,
+    gathered for the redraws) or as a full tensor: the same draws from the same generator,
+    for shapes below 1 (the boost) and above."""
+    shapes = [0.3, 2.5, 40.0]  # 60 000 draws each: a 1 % share of redraws made wrong shows
+    alpha = torch.tensor([shapes], dtype=dtype).expand(60_000, 3)
+    expanded = gamma_log_draw(alpha, _gen(13))
+    stored = gamma_log_draw(alpha.contiguous(), _gen(13))
+    assert torch.equal(expanded, stored)
+    for i, shape in enumerate(shapes):  # and each column follows its own shape
+        log_x = expanded[:, i].double().numpy()
+        assert st.kstest(log_x, lambda t, a=shape: sp.gammainc(a, np.exp(t))).pvalue > 1e-3
+    one_at_a_time = torch.stack(
+        [gamma_log_draw(alpha[:, i].contiguous(), _gen(14)) for i in range(3)], dim=1
+    )
+    assert not torch.equal(one_at_a_time, expanded)  # the test can tell draws apart
+
+
+def test_a_nan_draw_leaves_the_other_gradients_exact() -> None:
+    """A NaN among the log-draws gives NaN there and leaves the other entries as they are
+    without it (the window of the expansion does not come from the NaN's range)."""
+    alpha = torch.tensor(2.5, dtype=torch.float64)
+    log_x = gamma_log_draw(alpha.expand(2_000), _gen(15))
+    with_nan = log_gamma_alpha_grad(alpha, torch.cat([log_x.new_tensor([math.nan]), log_x]))
+    assert math.isnan(with_nan[0].item())
+    torch.testing.assert_close(with_nan[1:], log_gamma_alpha_grad(alpha, log_x), rtol=1e-13, atol=0)
+
+
+def test_far_tail_on_python_floats_matches_the_vectorised_fraction() -> None:
+    """The continued fraction of the far upper tail runs on Python floats for a few entries
+    (as the fast path meets them) and vectorised for many: the same steps, the same values."""
+    alpha = torch.tensor([0.01, 0.5, 2.5, 7.9, 30.0], dtype=torch.float64).repeat(8)
+    log_x = torch.log(alpha + 12.0 * alpha.sqrt() + 8.0)  # far above each shape's bulk
+    vectorised = catalog.implicit._fraction_grad(alpha, log_x, 1e-15)  # 40 entries
+    few = [
+        catalog.implicit._fraction_grad(alpha[i : i + 5], log_x[i : i + 5], 1e-15)
+        for i in range(0, 40, 5)
+    ]
+    assert torch.equal(torch.cat(few), vectorised)
+
+
+def test_series_degree_does_not_depend_on_the_default_device() -> None:
+    # The degree is worked out on the CPU; with another default device (here "meta", whose
+    # tensors hold no values) a tensor made without device= would silently change it.
+    from reparam.catalog import implicit
+
+    expected = [implicit._temme_degree(a, span, 1e-15) for a, span in [(2.5, 1.0), (8.0, 0.5)]]
+    implicit._temme_bound_table.cache_clear()
+    implicit.temme_coefficients.cache_clear()
+    torch.set_default_device("meta")
+    try:
+        got = [implicit._temme_degree(a, span, 1e-15) for a, span in [(2.5, 1.0), (8.0, 0.5)]]
+    finally:
+        torch.set_default_device("cpu")
+        implicit._temme_bound_table.cache_clear()
+        implicit.temme_coefficients.cache_clear()
+    assert got == expected

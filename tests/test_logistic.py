@@ -20,6 +20,8 @@ from torch.distributions import Bernoulli
 
 from reparam import NORMAL, gauss_hermite_expectation
 from reparam.book import data, logistic
+from reparam.control_variates import Coefficient, apply_control_variate
+from reparam.estimators import score_function_gradient
 from reparam.surrogate import score_function_surrogate
 
 Z = 5.0
@@ -306,6 +308,60 @@ def test_delta_method_is_the_score_function_corrected_by_its_control_variate() -
     control_scale = (h[:, None] * score_scale).mean(0) - hessian.diagonal() * scale
     torch.testing.assert_close(corrected[0], plain[0] - control_loc)
     torch.testing.assert_close(corrected[1], plain[1] - control_scale)
+
+
+@pytest.mark.parametrize("coefficient", [1.0, 0.5, "pooled", "leave_one_out"])
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+def test_delta_method_in_one_pass_equals_two_estimator_passes(
+    coefficient: Coefficient, dtype: torch.dtype
+) -> None:
+    """The one-pass delta method (one score_function_gradient call, f and h at its draws)
+    against the two-pass construction written here: score_function_gradient once with f and
+    once with h (the Taylor expansion written out independently, one per copy of q) from
+    the same seed, combined by apply_control_variate. Value, gradients and the generator's
+    state afterwards agree to round-off, for batched copies of q and every coefficient."""
+    features, labels, _, _ = _problem(31, batch=9, dim=3)
+    features, labels = features.to(dtype), labels.to(dtype)
+    g = _gen(32)
+    loc = (0.4 * torch.randn(2, 3, generator=g, dtype=F64)).to(dtype)
+    scale = (0.3 + 0.5 * torch.rand(2, 3, generator=g, dtype=F64)).to(dtype)
+    n, factor = 7, 40 / 9
+    cost = logistic.negative_log_likelihood_cost(features, labels, dataset_size=40)
+    p = torch.sigmoid(loc @ features.T)  # (R, B)
+    grad = -factor * (labels - p) @ features  # (R, D)
+    hessian = factor * torch.einsum("rb,bd,be->rde", p * (1 - p), features, features)
+
+    def taylor(w: Tensor) -> Tensor:  # (N, R, D) -> (N, R)
+        delta = w - loc
+        quadratic = torch.einsum("nrd,rde,nre->nr", delta, hessian, delta)
+        return cost(loc) + (delta * grad).sum(-1) + 0.5 * quadratic
+
+    params = {"loc": loc, "scale": scale}
+    reference_gen = _gen(33)
+    estimates = score_function_gradient(
+        lambda w: cost(w).unsqueeze(-1), NORMAL, params, n, generator=reference_gen
+    )
+    after_one_pass = reference_gen.get_state()
+    controls = score_function_gradient(
+        lambda w: taylor(w).unsqueeze(-1), NORMAL, params, n, generator=_gen(33)
+    )
+    means = {"loc": grad, "scale": torch.diagonal(hessian, dim1=-2, dim2=-1) * scale}
+    expected = [
+        apply_control_variate(estimates[k], controls[k], means[k], coefficient=coefficient).mean(0)
+        for k in ("loc", "scale")
+    ]
+    w = NORMAL.rsample(n, generator=_gen(33), loc=loc, scale=scale)
+    loc_, scale_ = loc.clone().requires_grad_(True), scale.clone().requires_grad_(True)
+    ours_gen = _gen(33)
+    loss = logistic.delta_method_surrogate(
+        features, labels, loc_, scale_, n, generator=ours_gen, dataset_size=40,
+        coefficient=coefficient,
+    )  # fmt: skip
+    tolerance = {"rtol": 1e-10, "atol": 1e-10} if dtype == F64 else {}
+    torch.testing.assert_close(loss.detach(), cost(w).sum() / n, **tolerance)  # type: ignore[arg-type]
+    for got, want in zip(torch.autograd.grad(loss, (loc_, scale_)), expected, strict=True):
+        torch.testing.assert_close(got, want, **tolerance)  # type: ignore[arg-type]
+    assert torch.equal(ours_gen.get_state(), after_one_pass)
 
 
 def test_measure_valued_fast_path_matches_the_generic_one() -> None:
@@ -759,7 +815,7 @@ def test_bad_inputs_are_rejected() -> None:
         logistic.gradient_variance("pathwise", loc, log_scale, features, labels, 1)
     with pytest.raises(ValueError, match="num_samples"):
         logistic.negative_elbo_surrogate("pathwise", loc, log_scale, features, labels, 0)
-    with pytest.raises(ValueError, match="dataset_size"):
+    with pytest.raises(ValueError, match=r"^dataset_size must be at least 1, got 0$"):
         logistic.negative_log_likelihood_cost(features, labels, dataset_size=0)
     cost = logistic.negative_log_likelihood_cost(features, labels)
     with pytest.raises(TypeError, match=r"^generator must be"):
@@ -785,6 +841,21 @@ def test_bad_inputs_are_rejected() -> None:
         logistic.fit_all(["pathwise", "pathwise"], split, num_steps=1, generator=_gen())
     with pytest.raises(ValueError, match="method"):
         logistic.fit_all(["pathwise", "magic"], split, num_steps=1, generator=_gen())  # type: ignore[list-item]
+
+
+def test_expected_cost_surrogate_errors_name_scale() -> None:
+    """The surrogates over (loc, scale) name their second parameter ``scale`` (not
+    ``log_scale``, the name of the ELBO functions') in every message about it."""
+    features, labels, loc, log_scale = _problem()
+    scale = log_scale.exp()
+    bad = {
+        r"^scale must be finite": scale.clone().fill_(math.nan),
+        r"^scale must have shape \(3,\) or \(\.\.\., 3\), got \(2,\)": scale[:2],
+        r"^loc and scale must have the same shape": scale.expand(2, -1),
+    }
+    for message, value in bad.items():
+        with pytest.raises(ValueError, match=message):
+            logistic.expected_cost_surrogate("pathwise", loc, value, features, labels, 1)
 
 
 def test_logistic_figures() -> None:

@@ -59,12 +59,13 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[zipfile.ZipFile]
         yield archive
 
 
-def test_wheel_ships_the_timeline_data_and_the_type_marker(wheel: zipfile.ZipFile) -> None:
+def test_wheel_ships_the_book_data_and_the_type_marker(wheel: zipfile.ZipFile) -> None:
     names = set(wheel.namelist())
     assert "reparam/py.typed" in names
-    assert "reparam/book/_data/timeline.csv" in names
-    csv = wheel.read("reparam/book/_data/timeline.csv").decode()
-    assert csv == (ROOT / "reparam" / "book" / "_data" / "timeline.csv").read_text()
+    for data in ("timeline.csv", "references.bib"):
+        assert f"reparam/book/_data/{data}" in names
+        shipped = wheel.read(f"reparam/book/_data/{data}").decode()
+        assert shipped == (ROOT / "reparam" / "book" / "_data" / data).read_text()
 
 
 def test_wheel_holds_every_module_and_nothing_else(wheel: zipfile.ZipFile) -> None:

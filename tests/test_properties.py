@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +30,17 @@ from torch.distributions.utils import broadcast_all
 
 import reparam
 from reparam import catalog, discrete
-from reparam._validation import as_tensors, check_broadcast, common_dtype
+from reparam._validation import (
+    as_tensors,
+    broadcast_shapes,
+    check_broadcast,
+    check_broadcasts_to,
+    check_count,
+    check_finite,
+    check_finite_and_positive,
+    check_positive,
+    common_dtype,
+)
 from reparam.estimators import pathwise_gradient
 from reparam.reparameterization import real
 
@@ -585,3 +596,108 @@ def test_control_variates_reject_non_finite_draws_by_name(
     (g if which == "estimates" else h)[bad_row % n] = bad
     with pytest.raises(ValueError, match=which):
         apply_control_variate(g, h, 0.0)
+
+
+# -- shapes: reparam's broadcasting against torch.broadcast_shapes (the oracle) ------------------
+@hs.composite
+def _shapes(draw: hs.DrawFn) -> list[tuple[int, ...]]:
+    """1 to 4 shapes, mostly suffixes of one base shape with some sizes set to 1 (so that they
+    broadcast), sometimes with one size changed (so that they may not); sizes 0 to 3."""
+    size = hs.integers(0, 3)
+    base = draw(hs.lists(size, max_size=4))
+    shapes = []
+    for _ in range(draw(hs.integers(1, 4))):
+        kept = draw(hs.integers(0, len(base)))
+        shape = [draw(hs.sampled_from([s, 1])) for s in base[len(base) - kept :]]
+        if draw(hs.booleans()) and shape:
+            shape[draw(hs.integers(0, len(shape) - 1))] = draw(size)
+        shapes.append(tuple(shape))
+    return shapes
+
+
+def _torch_broadcast(*shapes: tuple[int, ...]) -> torch.Size | None:
+    try:
+        return torch.broadcast_shapes(*shapes)
+    except RuntimeError:
+        return None
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(shapes=_shapes())
+def test_broadcast_shapes_is_torchs(shapes: list[tuple[int, ...]]) -> None:
+    expected = _torch_broadcast(*shapes)
+    sizes = [torch.Size(shape) for shape in shapes]
+    if expected is None:
+        with pytest.raises(RuntimeError):
+            broadcast_shapes(*shapes)
+        with pytest.raises(RuntimeError):
+            broadcast_shapes(*sizes)
+    else:
+        for given in (shapes, sizes):
+            ours = broadcast_shapes(*given)
+            assert type(ours) is torch.Size and ours == expected
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(shapes=_shapes(), target_name=hs.sampled_from([None, "(*batch_shape, 1)"]))
+def test_broadcasts_to_means_broadcasting_without_growing(
+    shapes: list[tuple[int, ...]], target_name: str | None
+) -> None:
+    shape, target = shapes[0], shapes[-1]
+    if _torch_broadcast(shape, target) == target:
+        check_broadcasts_to(shape, "baseline", target, target_name=target_name)
+        return
+    wanted = f"{target_name} = {target}" if target_name else f"{target}"
+    message = f"baseline must broadcast to {wanted}, got shape {shape}"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        check_broadcasts_to(shape, "baseline", target, target_name=target_name)
+
+
+@FAST
+@given(value=hs.integers(-3, 8), minimum=hs.integers(0, 4), context=hs.sampled_from(["", "for x"]))
+def test_check_count_states_the_bound_and_why(value: int, minimum: int, context: str) -> None:
+    if value >= minimum:
+        assert check_count(value, "num_samples", minimum, context=context) == value
+        return
+    why = f" {context}" if context else ""
+    message = f"num_samples must be at least {minimum}{why}, got {value}"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        check_count(value, "num_samples", minimum, context=context)
+
+
+_ENTRY = hs.sampled_from([0.5, 2.0, -1.0, 0.0, -0.0, math.nan, INF, -INF])
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    data=hs.data(),
+    sizes=hs.lists(hs.sampled_from([(), (1,), (3,), (2, 2)]), min_size=1, max_size=3),
+    split=hs.integers(0, 3),
+)
+def test_finite_and_positive_at_once_is_the_checks_one_by_one(
+    data: hs.DataObject, sizes: list[tuple[int, ...]], split: int
+) -> None:
+    """The fused check raises exactly when one of check_finite (the first ``split`` tensors)
+    and check_positive (the others) does, with the message of the first that does."""
+    tensors = {
+        f"p{i}": torch.tensor(
+            data.draw(hs.lists(_ENTRY, min_size=math.prod(size), max_size=math.prod(size))),
+            dtype=F64,
+        ).reshape(size)
+        for i, size in enumerate(sizes)
+    }
+    finite = dict(list(tensors.items())[:split])
+    positive = dict(list(tensors.items())[split:])
+    expected = None
+    try:
+        for name, value in finite.items():
+            check_finite(value, name)
+        for name, value in positive.items():
+            check_positive(value, name)
+    except ValueError as error:
+        expected = str(error)
+    if expected is None:
+        check_finite_and_positive(finite, positive)
+    else:
+        with pytest.raises(ValueError, match=f"^{re.escape(expected)}$"):
+            check_finite_and_positive(finite, positive)

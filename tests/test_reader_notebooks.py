@@ -30,10 +30,6 @@ sys.path.insert(0, str(ROOT / "book" / "_ext"))
 import reader_notebooks as rn  # noqa: E402
 
 CHAPTERS = sorted(path.stem for path in (ROOT / "book").glob("*.ipynb"))
-#: Chapters that read files of the repository by a relative path, so that they run only from
-#: book/ of a clone (the kernel's working folder is set to it for them); the strict xfail
-#: below turns into a failure once the chapter no longer needs it.
-NEEDS_CLONE = {"history": "reads ../references.bib, which the package does not ship"}
 
 # MyST that a plain CommonMark renderer shows as text. Roles and fenced directives are found in
 # the rendered HTML as it is ("{cite:t}<code>key</code>", "language-{exercise}"); the rest in
@@ -86,6 +82,18 @@ def markdown_of(notebook: Any) -> str:
 def test_every_chapter_has_a_reader_notebook(site: Path) -> None:
     written = sorted(path.stem for path in (site / rn.READER_FOLDER).glob("*.ipynb"))
     assert written == CHAPTERS
+
+
+def test_the_committed_reader_notebooks_are_the_builds(site: Path) -> None:
+    # notebooks/ is what the launch buttons and the README's JupyterLab route open.
+    from sync_reader_notebooks import COMMITTED, READER_FOLDER, differences
+
+    assert READER_FOLDER == rn.READER_FOLDER
+    found = differences(site, COMMITTED)
+    assert not found, (
+        "notebooks/ is not what the build writes; build the book, then run "
+        f"`python tools/sync_reader_notebooks.py`: {found}"
+    )
 
 
 def test_the_detector_finds_myst() -> None:
@@ -315,20 +323,8 @@ EXECUTED = CHAPTERS if os.environ.get("READER_NOTEBOOKS_EXECUTE") == "all" else 
 @pytest.mark.parametrize("chapter", EXECUTED)
 def test_reader_notebook_runs_in_a_fresh_kernel(site: Path, chapter: str, tmp_path: Path) -> None:
     """Top to bottom in a fresh kernel, from an empty folder (a download's situation)."""
-    cwd = ROOT / "book" if chapter in NEEDS_CLONE else tmp_path
-    seconds = execute(reader_notebook(site, chapter), cwd)
+    seconds = execute(reader_notebook(site, chapter), tmp_path)
     print(f"{chapter}: {seconds:.1f} s")
-
-
-@pytest.mark.parametrize(
-    "chapter",
-    [
-        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=r))
-        for c, r in NEEDS_CLONE.items()
-    ],
-)
-def test_reader_notebook_runs_outside_a_clone(site: Path, chapter: str, tmp_path: Path) -> None:
-    execute(reader_notebook(site, chapter), tmp_path)
 
 
 def test_notebooks_are_valid_json_with_a_python_kernel(site: Path) -> None:
@@ -337,3 +333,7 @@ def test_notebooks_are_valid_json_with_a_python_kernel(site: Path) -> None:
         data = json.loads(path.read_text(encoding="utf-8"))
         nbformat.validate(nbformat.from_dict(data))
         assert data["metadata"]["kernelspec"]["name"] == "python3"
+        # numbered cell ids, so that two builds write identical files
+        assert [cell["id"] for cell in data["cells"]] == [
+            f"cell-{index}" for index in range(len(data["cells"]))
+        ]

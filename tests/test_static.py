@@ -211,3 +211,21 @@ def test_installed_versions_meet_the_declared_ranges() -> None:
         assert requirement.specifier.contains(version, prereleases=True), (
             f"{requirement.name} {version} is installed; pyproject asks {requirement}"
         )
+
+
+def marked_command(text: str, marker: str) -> str:
+    """The command of the ```bash block after ``<!-- marker -->`` (continuation lines joined)."""
+    match = re.search(rf"<!-- {marker} -->\n```bash\n(.*?)\n```", text, re.DOTALL)
+    assert match, f"no ```bash block after <!-- {marker} -->"
+    return re.sub(r"\s*\\\n\s*", " ", match.group(1))
+
+
+def test_the_notebook_command_is_the_same_in_the_readme_and_the_book() -> None:
+    readme = marked_command((ROOT / "README.md").read_text(), "notebook-command")
+    page = marked_command((ROOT / "book" / "run-the-notebooks.md").read_text(), "notebook-command")
+    assert readme == page
+    # It installs the book's requirements and JupyterLab, and opens the reader notebooks.
+    assert readme.startswith("python -m pip install -r requirements.txt ")
+    assert '"jupyterlab>=4,<5"' in readme
+    assert readme.endswith("&& python -m jupyter lab notebooks/")
+    assert (ROOT / "notebooks").is_dir()

@@ -206,7 +206,13 @@ def test_bad_input_names_the_argument() -> None:
         score_function_surrogate(square, q, None, 4, baseline="optimal")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="baseline must be finite"):
         score_function_surrogate(square, q, None, 4, baseline=math.nan)
-    with pytest.raises(TypeError, match=r"distribution must be the Gaussian.*got Gamma"):
+    with pytest.raises(ValueError, match=r"^num_samples must be at least 2 for .*leave_one_out"):
+        score_function_surrogate(square, q, None, 1, baseline="leave_one_out")
+    # a baseline per batch element for a cost summed over the batch: not broadcast up
+    pair = torch.distributions.Normal(torch.zeros(2), torch.ones(2))
+    with pytest.raises(ValueError, match=r"^baseline must broadcast to the cost's shape"):
+        score_function_surrogate(lambda z: z.sum(-1), pair, None, 4, baseline=torch.ones(2))
+    with pytest.raises(TypeError, match=r"^distribution must be the Gaussian.*got Gamma$"):
         measure_valued_surrogate(square, torch.distributions.Gamma(1.0, 1.0), None, 4)
     with pytest.raises(TypeError, match="params must be None"):
         measure_valued_surrogate(square, q, {"loc": 0.0, "scale": 1.0}, 4)
@@ -216,6 +222,18 @@ def test_bad_input_names_the_argument() -> None:
         surrogate_from_gradients({"loc": torch.zeros(2)}, {"nope": torch.zeros(3, 2)})
     with pytest.raises(ValueError, match=r"shape \(N, \*\(2,\)\)"):
         surrogate_from_gradients({"loc": torch.zeros(2)}, {"loc": torch.zeros(3, 4)})
+    # each message starts with the name of the argument at fault
+    for surrogate in (pathwise_surrogate, score_function_surrogate, measure_valued_surrogate):
+        with pytest.raises(TypeError, match=r"^cost must be callable"):
+            surrogate(3.0, q, None, 4)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^baseline must be a real number or a torch.Tensor"):
+        score_function_surrogate(square, q, None, 4, baseline=[0.5])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^params must be a mapping name -> tensor, got list$"):
+        surrogate_from_gradients([torch.zeros(2)], {"loc": torch.zeros(3, 2)})  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^gradients must be a mapping name -> tensor, got list$"):
+        surrogate_from_gradients({"loc": torch.zeros(2)}, [torch.zeros(3, 2)])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^gradients must name at least one parameter$"):
+        surrogate_from_gradients({"loc": torch.zeros(2)}, {})
 
 
 def _torch_rows() -> dict[str, tuple[Callable[..., Distribution], dict[str, list[float]]]]:
@@ -276,3 +294,130 @@ def test_catalog_rows_as_distributions_take_the_rows_path() -> None:
     assert a.item() == b.item()
     with pytest.raises(TypeError, match="params must be None"):
         pathwise_surrogate(square, q, params, 8)
+
+
+# -- costs that depend on trainable tensors (the full DiCE-style gradient) ---------------------
+def shifted_square(theta: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The cost f_θ(z) = (z − θ)², differentiable in θ."""
+    return lambda z: (z - theta) ** 2
+
+
+def _shifted_square_gradients(
+    make: Callable[[torch.Tensor, torch.Tensor], tuple[Any, Any]],
+    baseline: float | str | None,
+    calls: int,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """Gradients (θ, μ, σ) of the score-function surrogate of E[(z − θ)²], z ~ N(μ, σ²), one
+    row per independent call of 4 draws (a gradient the loss does not reach counts as 0)."""
+    rows = []
+    for _ in range(calls):
+        theta = torch.tensor(-0.5, dtype=F64, requires_grad=True)
+        loc = torch.tensor(0.4, dtype=F64, requires_grad=True)
+        scale = torch.tensor(1.3, dtype=F64, requires_grad=True)
+        distribution, params = make(loc, scale)
+        loss = score_function_surrogate(
+            shifted_square(theta),
+            distribution,
+            params,
+            4,
+            generator=generator,
+            baseline=baseline,  # type: ignore[arg-type]
+        )
+        grads = torch.autograd.grad(loss, (theta, loc, scale), allow_unused=True)
+        rows.append(torch.stack([torch.zeros((), dtype=F64) if g is None else g for g in grads]))
+    return torch.stack(rows)
+
+
+_NORMALS: dict[str, Callable[[torch.Tensor, torch.Tensor], tuple[Any, Any]]] = {
+    "reparam": lambda loc, scale: (reparam.NORMAL, {"loc": loc, "scale": scale}),
+    "torch": lambda loc, scale: (torch.distributions.Normal(loc, scale), None),
+}
+
+
+@pytest.mark.parametrize("baseline", [None, 1.5, "leave_one_out"])
+@pytest.mark.parametrize("form", list(_NORMALS))
+def test_score_function_surrogate_differentiates_a_parameter_dependent_cost(
+    form: str, baseline: float | str | None
+) -> None:
+    """f_θ(z) = (z − θ)², z ~ N(μ, σ²): E[f] = (μ − θ)² + σ², so the exact gradients are
+    ∂θ = −2(μ − θ), ∂μ = 2(μ − θ), ∂σ = 2σ. The surrogate must give θ the cost's own
+    gradient at the draws, E[∇θ f], on top of the score term (which gets μ and σ right
+    alone): a cost evaluated without autograd leaves θ without gradient, and a score term
+    built from the undetached cost counts ∇θ f again, weighted by log p."""
+    mu, theta, sigma = 0.4, -0.5, 1.3
+    exact = torch.tensor([-2 * (mu - theta), 2 * (mu - theta), 2 * sigma], dtype=F64)
+    estimates = _shifted_square_gradients(_NORMALS[form], baseline, 500, seeded(31))
+    unbiased(estimates, exact)
+
+
+def test_parameter_dependent_cost_value_and_direct_gradient_at_the_draws() -> None:
+    """The value is the mean cost at the draws, as for any cost; θ's gradient is the
+    exact (1/N) Σₙ ∇θ f_θ(zₙ) at those draws, summed over the batch."""
+    theta = torch.tensor([0.3, -0.2], dtype=F64, requires_grad=True)
+    loc = torch.tensor([0.5, 1.0], dtype=F64, requires_grad=True)
+    params = {"loc": loc, "scale": torch.tensor([0.8, 1.1], dtype=F64)}
+    loss = score_function_surrogate(
+        shifted_square(theta), reparam.NORMAL, params, 16, generator=seeded(4)
+    )
+    z = reparam.NORMAL.rsample(16, generator=seeded(4), loc=loc.detach(), scale=params["scale"])
+    torch.testing.assert_close(loss, ((z - theta.detach()) ** 2).sum(1).mean(), rtol=1e-12, atol=0)
+    (g_theta,) = grads_of(loss, theta)
+    torch.testing.assert_close(g_theta, (-2 * (z - theta.detach())).mean(0), rtol=1e-12, atol=0)
+
+
+def test_cost_free_of_trainable_tensors_builds_no_graph() -> None:
+    """A cost of the draws alone is evaluated without building a graph (the draws carry
+    none), so the loss and its gradient are the plain score-function surrogate's; under
+    ``torch.no_grad()`` a parameter-dependent cost builds none either."""
+    loc = torch.tensor([0.2, -0.4], dtype=F64, requires_grad=True)
+    params = {"loc": loc, "scale": torch.tensor([1.0, 0.5], dtype=F64)}
+    outputs: list[torch.Tensor] = []
+
+    def cost(z: torch.Tensor) -> torch.Tensor:
+        outputs.append(torch.cos(z))
+        return outputs[-1]
+
+    loss = score_function_surrogate(cost, reparam.NORMAL, params, 8, generator=seeded(8))
+    assert not outputs[0].requires_grad
+    z = reparam.NORMAL.rsample(8, generator=seeded(8), loc=loc.detach(), scale=params["scale"])
+    f = torch.cos(z)
+    score = (z - loc.detach()) / params["scale"] ** 2
+    (g_loc,) = grads_of(loss, loc)
+    assert torch.equal(loss.detach(), f.reshape(8, -1).sum(1).mean())
+    torch.testing.assert_close(g_loc, (f * score).mean(0), rtol=1e-12, atol=1e-15)
+    theta = torch.tensor(0.1, dtype=F64, requires_grad=True)
+    with torch.no_grad():
+        quiet = score_function_surrogate(
+            shifted_square(theta), reparam.NORMAL, params, 8, generator=seeded(8)
+        )
+    assert quiet.grad_fn is None
+
+
+@pytest.mark.parametrize("form", ["torch", "reparam"])
+def test_results_do_not_depend_on_torchs_default_device(form: str) -> None:
+    """Draws follow the parameters' device and the generator's stream, not torch's default
+    device: with another default device set (``meta``), CPU parameters and a CPU generator
+    give the same numbers, on the CPU, as without."""
+    loc = torch.tensor([0.3, -1.0], dtype=F64, requires_grad=True)
+    scale = torch.tensor([0.7, 2.0], dtype=F64)
+    distribution: Any = (
+        torch.distributions.Normal(loc, scale) if form == "torch" else reparam.NORMAL
+    )
+    params = None if form == "torch" else {"loc": loc, "scale": scale}
+    functions: list[Callable[..., Any]] = [
+        pathwise_surrogate,
+        score_function_surrogate,
+        measure_valued_surrogate,
+        pathwise_gradient,
+        score_function_gradient,
+        measure_valued_gradient,
+    ]
+    for function in functions:
+        expected = function(square, distribution, params, 5, generator=seeded())
+        with torch.device("meta"):
+            got = function(square, distribution, params, 5, generator=seeded())
+        if isinstance(expected, dict):
+            assert got.keys() == expected.keys()
+            got, expected = torch.stack(list(got.values())), torch.stack(list(expected.values()))
+        assert got.device.type == "cpu" and torch.equal(got, expected), function.__name__

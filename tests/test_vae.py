@@ -68,6 +68,23 @@ def test_kl_matches_torch_distributions(dtype: torch.dtype) -> None:
 def test_kl_rejects_non_positive_scale() -> None:
     with pytest.raises(ValueError, match="scale"):
         kl_to_standard_normal(torch.zeros(2), torch.tensor([1.0, 0.0]))
+    message = r"^the shapes of loc, scale must broadcast together, got loc: \(2,\), scale: \(3,\)$"
+    with pytest.raises(ValueError, match=message):
+        kl_to_standard_normal(torch.zeros(2), torch.ones(3))
+
+
+def test_kl_of_mixed_precisions_is_computed_in_the_wider_dtype() -> None:
+    """float32 means with float64 scales (a 0-d scale too): computed in float64, so torch's
+    float64 KL at the same numbers (float32 values are exact in float64), not float32
+    arithmetic (0.3² in float32 is off by ~1e-8)."""
+    loc = torch.tensor([[0.3, -1.7, 0.05], [2.2, 0.1, -0.6]], dtype=torch.float32)
+    for scale in (torch.tensor([0.4, 1.3, 0.9], dtype=F64), torch.tensor(0.7, dtype=F64)):
+        ours = kl_to_standard_normal(loc, scale)
+        q = Independent(Normal(loc.double(), scale.expand(loc.shape)), 1)
+        prior = Independent(Normal(torch.zeros(loc.shape, dtype=F64), 1.0), 1)
+        theirs = kl_divergence(q, prior)
+        assert ours.dtype == F64
+        torch.testing.assert_close(ours, theirs, rtol=1e-13, atol=0.0)
 
 
 def test_bernoulli_log_likelihood_matches_torch() -> None:
@@ -76,6 +93,11 @@ def test_bernoulli_log_likelihood_matches_torch() -> None:
     logits = 3 * torch.randn(7, 5, 6, generator=g, dtype=F64)
     expected = Bernoulli(logits=logits).log_prob(x.expand_as(logits)).sum(-1)
     torch.testing.assert_close(vae.bernoulli_log_likelihood(x, logits), expected)
+    # bad arguments: a TypeError naming the one at fault
+    with pytest.raises(TypeError, match=r"^x must be a real number or a torch.Tensor, got list$"):
+        vae.bernoulli_log_likelihood([[0.0, 1.0]], logits)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^logits must be a real number or a torch.Tensor"):
+        vae.bernoulli_log_likelihood(x, "logits")  # type: ignore[arg-type]
 
 
 def test_linear_gaussian_evidence_matches_scipy() -> None:
@@ -330,10 +352,31 @@ def test_score_function_gradient_is_noisier_than_pathwise() -> None:
     assert spread("score_function") > 3 * spread("pathwise")
 
 
-def test_score_function_step_is_the_library_surrogate() -> None:
-    """Wiring, against reparam.surrogate applied by hand to the same draws: the encoder gets
-    the gradient of score_function_surrogate (cost log p(x | z), leave-one-out baseline)
-    minus the KL's, the decoder (1/(N B)) Σ ∇_θ log p_θ(x | z) at those draws."""
+def test_elbo_cost_of_each_estimator() -> None:
+    """Estimator B (the default) samples log p_θ(x | z) alone; estimator A adds
+    log p(z) − log q_φ(z | x), here against torch.distributions. One value per draw and
+    data point, with a trailing 1."""
+    model = _linear_model(seed=43)
+    x = torch.randn(3, 3, generator=_gen(44), dtype=F64)
+    with torch.no_grad():
+        loc, scale = model.encode(x)
+        z = torch.randn(5, 3, 2, generator=_gen(45), dtype=F64)
+        log_likelihood = model.log_likelihood(x, z)
+        default = vae.elbo_cost(partial(model.log_likelihood, x), loc, scale)(z)
+        generic = vae.elbo_cost(partial(model.log_likelihood, x), loc, scale, "generic")(z)
+    torch.testing.assert_close(default, log_likelihood.unsqueeze(-1), rtol=0, atol=0)
+    log_prior = Normal(0.0, 1.0).log_prob(z).sum(-1)
+    log_q = Normal(loc, scale).log_prob(z).sum(-1)
+    torch.testing.assert_close(generic, (log_likelihood + log_prior - log_q).unsqueeze(-1))
+
+
+@pytest.mark.parametrize("estimator", ["analytic_kl", "generic"])
+def test_score_function_step_is_the_library_surrogate(estimator: vae.Estimator) -> None:
+    """Wiring, against reparam.surrogate applied by hand to the same draws: every parameter
+    gets the gradient of score_function_surrogate (leave-one-out baseline) with the cost
+    elbo_cost, minus the KL's for estimator B, over B; the surrogate alone gives the decoder
+    its direct gradient (1/(N B)) Σ ∇_θ log p_θ(x | z) at those draws (and, in the generic
+    form, the encoder that of log q_φ), which the step adds nothing to."""
     model = _linear_model(seed=40)
     x = torch.randn(3, 3, generator=_gen(41), dtype=F64)
     enc, dec = model.encoder_parameters(), model.decoder_parameters()
@@ -341,6 +384,7 @@ def test_score_function_step_is_the_library_surrogate() -> None:
         model,
         x,
         4,
+        estimator=estimator,
         encoder_gradient="score_function",
         baseline="leave_one_out",
         generator=_gen(42),
@@ -348,22 +392,28 @@ def test_score_function_step_is_the_library_surrogate() -> None:
     ours = torch.autograd.grad(step.surrogate, enc + dec)
     loc, scale = model.encode(x)
     draws: list[Tensor] = []
+    cost = vae.elbo_cost(partial(model.log_likelihood, x), loc, scale, estimator)
 
-    def cost(z: Tensor) -> Tensor:
+    def recorded(z: Tensor) -> Tensor:
         draws.append(z)
-        return model.log_likelihood(x, z).unsqueeze(-1)
+        return cost(z)
 
     params = {"loc": loc, "scale": scale}
     by_hand = score_function_surrogate(
-        cost, reparam.NORMAL, params, 4, generator=_gen(42), baseline="leave_one_out"
+        recorded, reparam.NORMAL, params, 4, generator=_gen(42), baseline="leave_one_out"
     )
-    objective = (by_hand - kl_to_standard_normal(loc, scale).sum()) / 3
-    expected = torch.autograd.grad(objective, enc)
-    expected += torch.autograd.grad(model.log_likelihood(x, draws[0]).mean(), dec)
+    if estimator == "analytic_kl":
+        by_hand = by_hand - kl_to_standard_normal(loc, scale).sum()
+    expected = torch.autograd.grad(by_hand / 3, enc + dec)
     for got, want in zip(ours, expected, strict=True):
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+    # the decoder's share, written out: the exact gradient at the draws
+    direct = torch.autograd.grad(model.log_likelihood(x, draws[0]).mean(), dec)
+    for got, want in zip(ours[len(enc) :], direct, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(step.surrogate, step.elbo.mean())
-    torch.testing.assert_close(step.signal, model.log_likelihood(x, draws[0]).detach())
+    signal = cost(draws[0]).squeeze(-1).detach()
+    torch.testing.assert_close(step.signal, signal)
 
 
 def test_elbo_estimate_checks_its_arguments() -> None:
@@ -375,7 +425,7 @@ def test_elbo_estimate_checks_its_arguments() -> None:
         vae.elbo_estimate(
             log_lik, loc, scale, 2, encoder_gradient="score_function", baseline=torch.zeros(3)
         )
-    with pytest.raises(ValueError, match=r"leave_one_out.*num_samples >= 2"):
+    with pytest.raises(ValueError, match=r"^num_samples must be at least 2 for .*leave_one_out"):
         vae.elbo_surrogate(model, x, 1, encoder_gradient="score_function", baseline="leave_one_out")
     with pytest.raises(ValueError, match="baseline"):
         vae.elbo_surrogate(model, x, 2, encoder_gradient="score_function", baseline="mean")  # type: ignore[arg-type]
@@ -508,6 +558,12 @@ def test_estimator_arguments_are_validated() -> None:
         vae.linear_gaussian_elbo(x, torch.zeros(4, 2), torch.zeros(4), 0.0, x[:, :2], x[:, :2])
     with pytest.raises(ValueError, match=r"^x must end in D = weight.shape\[0\] = 3, got \(2, 4\)"):
         vae.linear_gaussian_log_evidence(x, torch.zeros(3, 2), torch.zeros(3), 1.0)
+    # s and -s give the same covariance W Wᵀ + s² I: a sign error must not pass unnoticed
+    for bad in (0.0, -0.5):
+        with pytest.raises(
+            ValueError, match=rf"^obs_scale must be strictly positive, got {bad:g}$"
+        ):
+            vae.linear_gaussian_log_evidence(x, torch.eye(4, 2), torch.zeros(4), bad)
 
 
 # -- training ------------------------------------------------------------------------------
@@ -777,12 +833,24 @@ def test_train_vaes_names_the_run_that_diverged() -> None:
     healthy, broken = _small(90), _small(91)
     with torch.no_grad():
         broken.decoder_parameters()[-1][0] = math.nan  # run 1's ELBO is NaN from the start
-    with pytest.raises(FloatingPointError, match=r"run 1 \(score_function\) is nan"):
+    message = r"^training diverged: the objective of run 1 \(score_function\) is nan after "
+    with pytest.raises(FloatingPointError, match=message):
         vae.train_vaes(
             [healthy, broken],
             split.train_inputs,
             encoder_gradients=["pathwise", "score_function"],
             num_steps=3,
+            generator=_gen(),
+        )
+    # with held-out data, the evaluation before the first step finds it first
+    message = r"^training diverged: the held-out ELBO of run 1 \(score_function\) is nan"
+    with pytest.raises(FloatingPointError, match=message):
+        vae.train_vaes(
+            [healthy, broken],
+            split.train_inputs,
+            encoder_gradients=["pathwise", "score_function"],
+            num_steps=3,
+            heldout_x=split.test_inputs[:20],
             generator=_gen(),
         )
 
@@ -890,3 +958,34 @@ def test_vae_figures() -> None:
         applications.plot_image_grid(torch.rand(2, 10))
     with pytest.raises(ValueError, match=r"\(n, 2\)"):
         applications.plot_latent_map(torch.randn(5, 3), torch.arange(5))
+
+
+@pytest.mark.parametrize("mode", ["pathwise", "score_function"])
+def test_the_training_objective_is_the_elbo_of_the_model(mode: vae.EncoderGradient) -> None:
+    """The first recorded objective of train_vaes (one draw per image, the whole set in one
+    batch, before any update) estimates the mean ELBO per image of the initial model: checked
+    against vae.elbo with many draws, tolerance from standard errors computed here. The
+    encoder's σ is set to e^-2.5 for every image, far from 1, so that a path using any other
+    scale than the encoder's shows."""
+    x = _digits().train_inputs[:50]
+    model = _small(90, torch.float64)
+    last = [m for m in model.encoder if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        last.weight[model.latent_dim :] = 0.0
+        last.bias[model.latent_dim :] = -2.5
+        repeats = 400  # single-draw ELBOs of every image: per-image mean and variance
+        draws = vae.elbo(model, x.double().repeat(repeats, 1), 1, generator=_gen(91))
+    draws = draws.reshape(repeats, x.shape[0])
+    expected = draws.mean()
+    # the recorded value averages one draw per image; the oracle `repeats` draws per image
+    var_recorded = draws.var(0).sum() / x.shape[0] ** 2
+    tolerance = 5 * math.sqrt(float(var_recorded * (1 + 1 / repeats)))
+    (history,) = vae.train_vaes(
+        [model],
+        x.double(),
+        encoder_gradients=[mode],
+        num_steps=1,
+        batch_size=x.shape[0],
+        generator=_gen(92),
+    )
+    assert abs(history.values[0] - float(expected)) < tolerance

@@ -4,6 +4,7 @@ Usage (from the repository root)::
 
     python tools/bench_distributions.py                    # 100 000 draws, float32, 1 thread
     python tools/bench_distributions.py --num-samples 1000 --repeats 15
+    python tools/bench_distributions.py --rows gamma,f --repeats 41   # some rows only
 
 For every catalog row with a ``torch.distributions`` counterpart (the primary rows; the two
 alternative constructions of tools/bench_catalog.py are left out), in one process, two
@@ -102,7 +103,13 @@ def main() -> int:
     parser.add_argument("--num-samples", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    parser.add_argument(
+        "--rows", default="", help="comma-separated catalog keys to time (default: every row)"
+    )
     args = parser.parse_args()
+    chosen = [key for key in args.rows.split(",") if key]
+    for key in chosen:
+        catalog.get(key)  # KeyError naming the known keys
     torch.set_num_threads(1)
     torch.manual_seed(0)
     dtype = getattr(torch, args.dtype)
@@ -118,6 +125,8 @@ def main() -> int:
     ratios: dict[str, dict[str, float]] = {"rsample": {}, "log_prob": {}, "wrapper": {}}
     for key, entry in catalog.CATALOG.items():
         if entry.torch_distribution is None or key in ALTERNATIVES:
+            continue
+        if chosen and key not in chosen:
             continue
         cells = []
         for unit, (theirs, ours) in _units(entry, n, dtype).items():

@@ -5,15 +5,21 @@ Usage, with the environment's Python and from a directory outside the repository
 
     python /path/to/tools/smoke_wheel.py core --readme /path/to/README.md
     python /path/to/tools/smoke_wheel.py book
+    python /path/to/tools/smoke_wheel.py notebooks --folder /path/to/notebooks
 
 ``core`` (only the wheel and its dependencies installed): ``reparam`` comes from
 site-packages; ``import reparam`` imports neither matplotlib nor scikit-learn, which are not
 even installed (the core must not need them); every Python example of the README runs; and
 every catalog row, as a ``torch.distributions.Distribution``, draws with ``rsample``, scores
 its draws with a finite ``log_prob`` and passes gradients back to its parameters; and the
-timeline data loads from the CSV the wheel ships (``reparam.book.history`` needs no extra).
+timeline data and the bibliography load from the files the wheel ships
+(``reparam.book.history`` needs no extra).
 
 ``book`` (after installing the ``book`` extra): the book's plotting and data modules import.
+
+``notebooks --folder notebooks/`` (with the ``book`` extra, ``ipykernel`` and ``nbclient``):
+every reader notebook (issue #13) runs top to bottom in a fresh kernel of this environment,
+from an empty folder, its setup cell finding everything installed (so it prints nothing).
 
 Prints one line per check and exits non-zero on the first failure.
 """
@@ -121,6 +127,9 @@ def check_timeline() -> None:
         {event.category for event in events} == set(history.CATEGORIES),
         "every timeline category is present",
     )
+    bibliography = history.load_bibliography()
+    history.validate_timeline(events, bibliography)
+    check(len(bibliography) >= 30, f"load_bibliography() reads {len(bibliography)} entries")
 
 
 def check_book_modules() -> None:
@@ -133,12 +142,63 @@ def check_book_modules() -> None:
     check(hasattr(data, "DataSplit"), "reparam.book.data imports")
 
 
+#: Executes one notebook in a fresh kernel of this environment, in an empty folder of its own.
+_RUN_ONE = """
+import sys, time, nbformat
+from nbclient import NotebookClient
+notebook = nbformat.read(sys.argv[1], as_version=4)
+start = time.perf_counter()
+NotebookClient(notebook, timeout=600, kernel_name="python3",
+               resources={"metadata": {"path": "."}}).execute()
+setup = notebook.cells[0]
+assert setup.cell_type == "code" and not setup.outputs, (
+    "the setup cell printed or installed something:", setup.outputs)
+print(f"{time.perf_counter() - start:.1f}")
+"""
+
+
+def check_notebooks(folder: Path, jobs: int) -> None:
+    """Run every reader notebook in ``folder`` top to bottom, ``jobs`` at a time, each in a
+    fresh kernel and an empty working folder; its setup cell must find everything installed."""
+    notebooks = sorted(folder.glob("*.ipynb"))
+    check(len(notebooks) > 0, f"{len(notebooks)} reader notebooks in {folder.name}/")
+    pending = list(notebooks)
+    running: list[tuple[Path, subprocess.Popen[str], tempfile.TemporaryDirectory[str]]] = []
+    while pending or running:
+        while pending and len(running) < jobs:
+            notebook = pending.pop(0)
+            empty = tempfile.TemporaryDirectory()
+            process = subprocess.Popen(
+                [sys.executable, "-c", _RUN_ONE, str(notebook.resolve())],
+                cwd=empty.name,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            running.append((notebook, process, empty))
+        notebook, process, empty = running.pop(0)
+        out, err = process.communicate()
+        empty.cleanup()
+        check(
+            process.returncode == 0,
+            f"{notebook.name} runs top to bottom in a fresh kernel ({out.strip()} s)",
+            err[-4000:],
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("stage", choices=["core", "book"])
+    parser.add_argument("stage", choices=["core", "book", "notebooks"])
     parser.add_argument("--readme", type=Path, help="README.md of the repository (core stage)")
+    parser.add_argument("--folder", type=Path, help="the reader notebooks (notebooks stage)")
+    parser.add_argument("--jobs", type=int, default=2, help="notebooks run at a time")
     args = parser.parse_args()
     check_installed_copy()
+    if args.stage == "notebooks":
+        if args.folder is None:
+            parser.error("the notebooks stage needs --folder")
+        check_notebooks(args.folder, args.jobs)
+        return 0
     if args.stage == "core":
         if args.readme is None:
             parser.error("the core stage needs --readme")

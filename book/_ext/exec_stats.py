@@ -3,7 +3,7 @@
 myst-nb's ``nb-exec-table`` shows a status emoji (empty boxes without an emoji font) and the
 seconds each notebook took *inside the build*, where several notebooks execute at once in
 parallel reading processes (``book/_ext/parallel_read.py``) and compete for the CPUs. Those
-seconds are not the notebook's own run time, so a page that states the 20-second budget next
+seconds are not the notebook's own run time, so a page that states the per-notebook budget next
 to them contradicts itself. The ``book-exec-table`` directive writes instead, per notebook:
 its budget, the seconds measured in this build, a plain-text status, and a note when the
 build time exceeds the budget; and above the table, how the build ran (processes and CPUs).

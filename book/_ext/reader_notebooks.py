@@ -592,6 +592,10 @@ def _write_reader_notebook(app: Sphinx, doctree: nodes.document, docname: str) -
             "language_info": {"name": "python"},
         },
     )
+    # nbformat gives new cells random ids; numbered ones make every build write the same file
+    # (the repository keeps a copy, notebooks/, that a test compares with the build's).
+    for index, cell in enumerate(notebook.cells):
+        cell["id"] = f"cell-{index}"
     target = reader_path(app, docname)
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.validate(notebook)

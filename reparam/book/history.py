@@ -9,8 +9,8 @@ Book chapter "History". The timeline lives in the package data file
 - ``label``: a short description;
 - ``category``: ``root`` (before the 2014 papers), ``2014`` (the three 2014 papers) or
   ``after``;
-- ``key``: the BibTeX key, in the repository's ``references.bib``, of the work that documents
-  the event.
+- ``key``: the BibTeX key, in the book's ``references.bib`` (:func:`load_bibliography`), of
+  the work that documents the event.
 
 This module loads and validates that file, reads the keys and fields of a BibTeX file with a
 small regex-based reader (no dependency), and collects the keys cited by ``{cite...}`` roles in
@@ -35,6 +35,7 @@ __all__ = [
     "BibEntry",
     "TimelineEvent",
     "cited_keys",
+    "load_bibliography",
     "load_timeline",
     "parse_date",
     "read_bibtex",
@@ -254,6 +255,17 @@ def _read_value(body: str, position: int) -> tuple[str, int]:
         return "".join(parts), position
 
 
+def load_bibliography() -> dict[str, BibEntry]:
+    """The book's bibliography, ``{key: BibEntry}``, read from the package's own copy.
+
+    ``reparam/book/_data/references.bib`` is the one BibTeX file of the book: the build's
+    bibliography reads it, and so does this function, so the history chapter runs wherever
+    the package is installed (a clone is not needed).
+    """
+    text = resources.files("reparam.book").joinpath("_data/references.bib").read_text("utf-8")
+    return _parse_bibtex(text)
+
+
 def read_bibtex(path: str | Path) -> dict[str, BibEntry]:
     """Read a BibTeX file into ``{key: BibEntry}``.
 
@@ -261,7 +273,10 @@ def read_bibtex(path: str | Path) -> dict[str, BibEntry]:
     ``@comment``, ``@string`` and ``@preamble`` blocks and text outside entries, and raises
     ``ValueError`` on a malformed entry or a duplicate key.
     """
-    text = Path(path).read_text("utf-8")
+    return _parse_bibtex(Path(path).read_text("utf-8"))
+
+
+def _parse_bibtex(text: str) -> dict[str, BibEntry]:
     entries: dict[str, BibEntry] = {}
     position = 0
     while True:

@@ -46,10 +46,16 @@ from torch import Tensor
 
 from reparam._validation import (
     as_tensor,
+    check_callable,
+    check_choice,
+    check_count,
     check_finite,
     check_generator,
+    check_instance,
     check_num_samples,
     check_real,
+    check_tensor,
+    check_values,
 )
 from reparam.book.data import DataSplit
 from reparam.book.training import MovingAverage, cosine_decay, train
@@ -111,8 +117,8 @@ CoordinatewiseCost = Callable[[Tensor, Tensor], Tensor]
 
 # -- checks ---------------------------------------------------------------------------------
 def _check_data(features: Tensor, labels: Tensor) -> None:
-    if not isinstance(features, Tensor) or not isinstance(labels, Tensor):
-        raise TypeError("features and labels must be torch.Tensors")
+    check_tensor(features, "features")
+    check_tensor(labels, "labels")
     if features.dim() != 2:
         raise ValueError(f"features must have shape (batch, D), got {tuple(features.shape)}")
     if labels.shape != features.shape[:1]:
@@ -121,13 +127,13 @@ def _check_data(features: Tensor, labels: Tensor) -> None:
             f"got {tuple(labels.shape)}"
         )
     check_finite(features, "features")
-    if not bool(((labels == 0) | (labels == 1)).all()):
-        raise ValueError("labels must be 0 or 1")
+    check_values(
+        labels, "labels", "be 0 or 1", lambda t: (t == 0) | (t == 1), lambda v: v in (0, 1)
+    )
 
 
 def _check_method(method: object) -> None:
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    check_choice(method, "method", METHODS)
 
 
 def _check_params(
@@ -137,9 +143,7 @@ def _check_params(
     ``(*R, D)`` (integer tensors promoted, floating ones returned as they are)."""
     checked = []
     for name, value in (("loc", loc), (other_name, other)):
-        if not isinstance(value, Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
-        value = as_tensor(value, name)
+        value = as_tensor(check_tensor(value, name), name)
         if value.dim() < 1 or value.shape[-1] != num_features:
             raise ValueError(
                 f"{name} must have shape ({num_features},) or (..., {num_features}), "
@@ -184,9 +188,7 @@ def log_likelihood(weights: Tensor, features: Tensor, labels: Tensor) -> Tensor:
         Shape ``sample_shape``. Computed stably as −Σᵢ softplus(−sᵢ xᵢᵀw) with sᵢ = 2yᵢ − 1.
     """
     _check_data(features, labels)
-    if not isinstance(weights, Tensor):
-        raise TypeError(f"weights must be a torch.Tensor, got {type(weights).__name__}")
-    if weights.dim() < 1 or weights.shape[-1] != features.shape[1]:
+    if check_tensor(weights, "weights").dim() < 1 or weights.shape[-1] != features.shape[1]:
         raise ValueError(f"weights must end in D = {features.shape[1]}, got {tuple(weights.shape)}")
     dtype = _floating(weights, features)
     return _log_likelihood(weights.to(dtype), features.to(dtype), labels.to(dtype))
@@ -212,7 +214,7 @@ class _Minibatch:
     ) -> _Minibatch:
         _check_data(features, labels)
         batch = features.shape[0]
-        n = batch if dataset_size is None else check_num_samples(dataset_size, "dataset_size")
+        n = batch if dataset_size is None else check_count(dataset_size, "dataset_size")
         dtype = _floating(features)
         return cls(features.to(dtype), labels.to(dtype), n / batch)
 
@@ -298,9 +300,7 @@ def negative_log_likelihood_cost(
     dim = features.shape[1]
 
     def cost(weights: Tensor) -> Tensor:
-        if not isinstance(weights, Tensor):
-            raise TypeError(f"weights must be a torch.Tensor, got {type(weights).__name__}")
-        if weights.dim() < 1 or weights.shape[-1] != dim:
+        if check_tensor(weights, "weights").dim() < 1 or weights.shape[-1] != dim:
             raise ValueError(f"weights must end in D = {dim}, got {tuple(weights.shape)}")
         return batch.cost(weights)
 
@@ -383,11 +383,8 @@ def elbo_by_quadrature(
 def accuracy(loc: Tensor, features: Tensor, labels: Tensor) -> float:
     """Fraction of labels predicted right by the posterior mean: ŷ = 1 if xᵀμ > 0."""
     _check_data(features, labels)
-    if not isinstance(loc, Tensor) or loc.shape != features.shape[1:]:
-        raise ValueError(
-            f"loc must be a tensor of shape ({features.shape[1]},), "
-            f"got {getattr(loc, 'shape', type(loc).__name__)}"
-        )
+    if check_tensor(loc, "loc").shape != features.shape[1:]:
+        raise ValueError(f"loc must have shape ({features.shape[1]},), got {tuple(loc.shape)}")
     dtype = _floating(loc, features)
     predicted = (features.to(dtype) @ loc.to(dtype) > 0).to(labels.dtype)
     return float((predicted == labels).to(dtype).mean())
@@ -403,14 +400,6 @@ def _per_draw(cost: WeightCost) -> Callable[[Tensor], Tensor]:
     return lambda weights: cost(weights).unsqueeze(-1)
 
 
-def _generator_for(generator: torch.Generator | None, like: Tensor) -> torch.Generator:
-    """``generator``, or (if None) a new one seeded from torch's global generator."""
-    if generator is not None:
-        return generator
-    seed = int(torch.randint(0, 2**62, ()))
-    return torch.Generator(like.device).manual_seed(seed)
-
-
 def _delta_method(
     batch: _Minibatch,
     loc: Tensor,
@@ -419,39 +408,39 @@ def _delta_method(
     generator: torch.Generator | None,
     coefficient: Coefficient,
 ) -> Tensor:
-    """:func:`delta_method_surrogate` on checked arguments."""
+    """:func:`delta_method_surrogate` on checked arguments.
+
+    One pass over the draws: the per-sample estimates f(wₙ) ∇ log q(wₙ) and the
+    controls h(wₙ) ∇ log q(wₙ) share the score. So
+    :func:`reparam.estimators.score_function_gradient` runs once, with the unit
+    cost (its per-sample estimates are then the scores ∇ log q(wₙ) themselves),
+    and f and h are evaluated at its draws. Each product is the one the estimator
+    forms, fₙ · scoreₙ: the result is that of two estimator calls at the same
+    draws (same numbers, to round-off), at half the sampling and score cost.
+    """
     batch = batch.to(_floating(loc, batch.features))
     taylor = batch.taylor(loc.detach().to(batch.features.dtype))
     params = {"loc": loc.detach(), "scale": scale.detach()}
-    draws = _generator_for(generator, loc)
-    start = draws.get_state()
-    costs: list[Tensor] = []
+    at_draws: list[tuple[Tensor, Tensor]] = []  # f and h at the draws: (N, *R)
 
-    def recorded(weights: Tensor) -> Tensor:  # f, kept for the loss's value
-        costs.append(batch.cost(weights))
-        return costs[-1].unsqueeze(-1)
+    def unit(weights: Tensor) -> Tensor:
+        # records f and h; returns (N, *R, 1) ones: one per draw and copy
+        at_draws.append((batch.cost(weights), taylor(weights)))
+        return torch.ones_like(at_draws[-1][0]).unsqueeze(-1)
 
-    estimates = score_function_gradient(
-        recorded,
-        NORMAL,
-        params,
-        num_samples,
-        generator=draws,
-    )
-    after = draws.get_state()
-    draws.set_state(start)  # the controls at the very same draws
-    controls = score_function_gradient(
-        _per_draw(taylor), NORMAL, params, num_samples, generator=draws
-    )
-    draws.set_state(after)  # the generator moves on as after one estimate
+    n = num_samples
+    scores = score_function_gradient(unit, NORMAL, params, n, generator=generator)
+    ((costs, controls_at_draws),) = at_draws
     means = taylor.expected_gradient(params["scale"])
-    corrected = {
-        name: apply_control_variate(
-            estimates[name], controls[name], means[name], coefficient=coefficient
+    corrected = {}
+    # score: (N, *R, D); f and h: (N, *R) -> (N, *R, 1)
+    for name, score in scores.items():
+        f = costs.unsqueeze(-1).to(score.dtype)
+        h = controls_at_draws.unsqueeze(-1).to(score.dtype)
+        corrected[name] = apply_control_variate(
+            f * score, h * score, means[name], coefficient=coefficient
         )
-        for name in params
-    }
-    value = costs[0].sum() / num_samples
+    value = costs.sum() / num_samples
     parameters = {"loc": loc, "scale": scale}
     return value + surrogate_from_gradients(parameters, corrected)
 
@@ -478,7 +467,9 @@ def delta_method_surrogate(
     known: under q = N(μ, diag σ²),
     E_q[h] = f(μ̂) + gᵀ(μ − μ̂) + ½ (μ − μ̂)ᵀH(μ − μ̂) + ½ Σ_d H_dd σ_d²,
     so at μ = μ̂, ∇_μ E_q[h] = g and ∂E_q[h]/∂σ_d = H_dd σ_d. Both per-sample estimates
-    come from :func:`reparam.estimators.score_function_gradient` at the same draws;
+    share the score ∇ log q(wₙ), which one pass of
+    :func:`reparam.estimators.score_function_gradient` gives (with the unit cost) at the
+    draws where f and h are evaluated;
     :func:`reparam.control_variates.apply_control_variate` combines them;
     :func:`reparam.surrogate.surrogate_from_gradients` turns the result into a loss. For the
     logistic cost, with pᵢ = sigmoid(xᵢᵀμ̂) and c = n/B: g = −c Σᵢ (yᵢ − pᵢ) xᵢ and
@@ -576,10 +567,9 @@ def measure_valued_factorized_surrogate(
         A 0-d loss whose value is (1/N) Σₙ f(base draw n), summed over ``R``; gradient with respect
         to ``loc`` and ``scale`` the estimator averaged over the N draws.
     """
-    if not callable(cost):
-        raise TypeError(f"cost must be callable, got {type(cost).__name__}")
-    if not isinstance(loc, Tensor) or loc.dim() < 1:
-        raise TypeError("loc must be a torch.Tensor of shape (*R, D)")
+    check_callable(cost, "cost")
+    if check_tensor(loc, "loc").dim() < 1:
+        raise ValueError(f"loc must have shape (*R, D), got {tuple(loc.shape)}")
     loc, scale = _check_params(loc, scale, loc.shape[-1], "scale")
     num_samples = check_num_samples(num_samples)
     check_generator(generator)
@@ -780,11 +770,7 @@ def gradient_variance(
     Returns:
         ``(var_loc, var_log_scale)``, each of shape ``(D,)``.
     """
-    num_samples = check_num_samples(num_samples)
-    if num_samples < 2:
-        raise ValueError(
-            f"num_samples must be at least 2 to estimate a variance, got {num_samples}"
-        )
+    num_samples = check_count(num_samples, "num_samples", 2, context="to estimate a variance")
     grads = elbo_gradient(
         method,
         loc,
@@ -907,13 +893,17 @@ def _record(
 
 
 def _check_methods(methods: object) -> tuple[Method, ...]:
-    if isinstance(methods, str) or not isinstance(methods, Sequence) or not methods:
-        raise TypeError("methods must be a non-empty sequence of names from METHODS")
-    for method in methods:
+    wanted = "a sequence of names from METHODS"
+    if isinstance(methods, str):  # a Sequence, but one name: fit(method, ...) takes it
+        raise TypeError(f"methods must be {wanted}, got the single name {methods!r}")
+    names: Sequence[Method] = check_instance(methods, "methods", Sequence, wanted)
+    if not names:
+        raise ValueError("methods must hold at least one name from METHODS, got none")
+    for method in names:
         _check_method(method)
-    if len(set(methods)) != len(methods):
-        raise ValueError(f"methods must be distinct, got {list(methods)}")
-    return tuple(methods)
+    if len(set(names)) != len(names):
+        raise ValueError(f"methods must be distinct, got {list(names)}")
+    return tuple(names)
 
 
 def fit_all(
@@ -949,17 +939,14 @@ def fit_all(
         method -> :class:`LogisticFit`, in the order of ``methods``.
     """
     methods = _check_methods(methods)
-    if not isinstance(data, DataSplit):
-        raise TypeError(f"data must be a reparam.book.data.DataSplit, got {type(data).__name__}")
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    check_instance(data, "data", DataSplit, "a reparam.book.data.DataSplit")
+    check_instance(generator, "generator", torch.Generator, "a torch.Generator")
     learning_rate = check_real(learning_rate, "learning_rate", positive=True)
     num_samples = check_num_samples(num_samples)
-    check_num_samples(record_every, "record_every")
+    check_count(record_every, "record_every")
     if elbo_samples is not None:
-        check_num_samples(elbo_samples, "elbo_samples")
-    if check_num_samples(variance_samples, "variance_samples") < 2:
-        raise ValueError(f"variance_samples must be at least 2, got {variance_samples}")
+        check_count(elbo_samples, "elbo_samples")
+    check_count(variance_samples, "variance_samples", 2, context="to estimate a variance")
     train_x, train_y = data.train_inputs, data.train_targets
     everything = _Minibatch.checked(train_x, train_y)
     num_train, dim = train_x.shape

@@ -23,7 +23,14 @@ from typing import TextIO
 import torch
 from torch import Tensor
 
-from reparam._validation import check_num_samples, check_real
+from reparam._validation import (
+    check_callable,
+    check_finite,
+    check_instance,
+    check_num_samples,
+    check_real,
+    check_tensor,
+)
 
 __all__ = [
     "MovingAverage",
@@ -115,9 +122,11 @@ class MovingAverage:
 
     def update(self, value: Tensor | float) -> Tensor:
         """Fold ``value`` (detached) into the average and return the new average."""
-        new = torch.as_tensor(value).detach()
-        if not bool(torch.isfinite(new).all()):
-            raise ValueError(f"value must be finite, got {new}")
+        if isinstance(value, Tensor):
+            check_tensor(value, "value")
+        else:
+            check_real(value, "value", finite=False)
+        new = check_finite(torch.as_tensor(value).detach(), "value")
         self.value = new if self.value is None else self.decay * self.value + (1 - self.decay) * new
         return self.value
 
@@ -167,8 +176,7 @@ def minibatches(
         raise ValueError(
             f"batch_size must not exceed num_examples ({num_examples}), got {batch_size}"
         )
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    check_instance(generator, "generator", torch.Generator, "a torch.Generator")
     per_epoch = num_examples // batch_size
     num_epochs = -(-num_steps // per_epoch)
     perms = [
@@ -232,14 +240,10 @@ def train(
         FloatingPointError: if ``step`` returns a NaN or infinite value (the run diverged);
             the message names the step.
     """
-    if not callable(step):
-        raise TypeError(f"step must be callable, got {type(step).__name__}")
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(
-            f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
-        )
-    if evaluate is not None and not callable(evaluate):
-        raise TypeError(f"evaluate must be callable or None, got {type(evaluate).__name__}")
+    check_callable(step, "step")
+    check_instance(optimizer, "optimizer", torch.optim.Optimizer, "a torch.optim.Optimizer")
+    if evaluate is not None:
+        check_callable(evaluate, "evaluate")
     check_num_samples(eval_every, "eval_every")
     batches = minibatches(num_examples, batch_size, num_steps, generator=generator)
     history = TrainingHistory()

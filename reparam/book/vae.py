@@ -40,12 +40,17 @@ from torch import Tensor, nn
 from reparam._validation import (
     as_tensor,
     check_broadcast,
+    check_broadcasts_to,
     check_callable,
+    check_choice,
+    check_count,
     check_finite,
     check_generator,
+    check_instance,
     check_num_samples,
     check_real,
-    is_real_number,
+    check_tensor,
+    check_values,
 )
 from reparam.book.training import MovingAverage, TrainingHistory, train
 from reparam.normal import NORMAL, kl_to_standard_normal, normal_log_prob
@@ -141,11 +146,12 @@ class VAE(nn.Module):
         device: torch.device | str | None = None,
     ) -> None:
         super().__init__()
-        data_dim = check_num_samples(data_dim, "data_dim")
-        latent_dim = check_num_samples(latent_dim, "latent_dim")
-        hidden = tuple(check_num_samples(width, "hidden_sizes[i]") for width in hidden_sizes)
-        if likelihood not in ("bernoulli", "gaussian"):
-            raise ValueError(f"likelihood must be 'bernoulli' or 'gaussian', got {likelihood!r}")
+        data_dim = check_count(data_dim, "data_dim")
+        latent_dim = check_count(latent_dim, "latent_dim")
+        hidden = tuple(
+            check_count(width, f"hidden_sizes[{i}]") for i, width in enumerate(hidden_sizes)
+        )
+        check_choice(likelihood, "likelihood", ("bernoulli", "gaussian"))
         obs_scale = check_real(obs_scale, "obs_scale", positive=True)
         check_generator(generator)
         self.data_dim = data_dim
@@ -227,13 +233,17 @@ class VAE(nn.Module):
         return -0.5 * sq - self.data_dim * (math.log(self.obs_scale) + 0.5 * _LOG_2PI)
 
     def _check_data(self, x: Tensor) -> None:
-        if not isinstance(x, Tensor):
-            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-        if x.dim() < 1 or x.shape[-1] != self.data_dim:
+        if check_tensor(x, "x").dim() < 1 or x.shape[-1] != self.data_dim:
             raise ValueError(f"x must end in data_dim = {self.data_dim}, got {tuple(x.shape)}")
         check_finite(x, "x")
-        if self.likelihood == "bernoulli" and not bool(((x >= 0) & (x <= 1)).all()):
-            raise ValueError("x must lie in [0, 1] for a Bernoulli decoder")
+        if self.likelihood == "bernoulli":
+            check_values(
+                x,
+                "x",
+                "lie in [0, 1] for a Bernoulli decoder",
+                lambda t: (t >= 0) & (t <= 1),
+                lambda v: 0 <= v <= 1,
+            )
 
 
 def _mlp(
@@ -338,9 +348,10 @@ def elbo_estimate(
       detaches the draws and gives φ the gradient
       (1/N) Σₙ (f(z⁽ⁿ⁾) − b) ∇_φ log q_φ(z⁽ⁿ⁾ | x) (Williams, 1992). The cost
       also depends on the parameters directly (on θ through the decoder and,
-      in the generic form, on φ through log q_φ), which that estimator does not
-      see: the exact gradient of that dependence at the fixed draws,
-      (1/N) Σₙ ∇ f(z⁽ⁿ⁾), is added as a term of value 0.
+      in the generic form, on φ through log q_φ); the surrogate differentiates
+      that dependence at the fixed draws too, (1/N) Σₙ ∇ f(z⁽ⁿ⁾), so the
+      total is the gradient of E_q[f] for a cost that depends on the
+      parameters (the first-order gradient of DiCE, Foerster et al., 2018).
 
     Either way the decoder gets (1/N) Σₙ ∇_θ log p_θ(x | z⁽ⁿ⁾), from the same N
     draws and N decoder evaluations per data point, and estimator B's
@@ -368,11 +379,10 @@ def elbo_estimate(
     """
     _check_encoder_gradient(encoder_gradient, baseline)
     cost = elbo_cost(log_likelihood, loc, scale, estimator)
-    if not (isinstance(loc, Tensor) and loc.dim() >= 2):
-        shape = getattr(loc, "shape", type(loc).__name__)
+    if check_tensor(loc, "loc").dim() < 2:
         raise ValueError(
             "loc must be a tensor of shape (*batch_shape, latent_dim) whose "
-            f"batch_shape ends in the data points, got {shape}"
+            f"batch_shape ends in the data points, got {tuple(loc.shape)}"
         )
     params = {"loc": loc, "scale": scale}
     recorded: list[Tensor] = []  # the cost at the draws, with its graph
@@ -391,25 +401,14 @@ def elbo_estimate(
         )
     else:
         _check_baseline_shape(baseline, loc.shape[:-1])
-        grad_enabled = torch.is_grad_enabled()
-
-        def record_detached(z: Tensor) -> Tensor:
-            # The surrogate evaluates the cost without autograd; keep the
-            # graph to θ (and to φ through log q) for the direct term, without
-            # evaluating the decoder twice.
-            with torch.set_grad_enabled(grad_enabled):
-                return record(z).detach()
-
         total = score_function_surrogate(
-            record_detached,
+            record,
             NORMAL,
             params,
             num_samples,
             generator=generator,
             baseline=baseline,
         )
-        direct = recorded[0].sum() / num_samples
-        total = total + (direct - direct.detach())
     signal = recorded[0].squeeze(-1)  # (N, *batch_shape)
     value = signal.mean(dim=0)
     if estimator == "analytic_kl":
@@ -511,11 +510,9 @@ def elbo_surrogate(
 
 
 def _encode_batch(model: VAE, x: Tensor) -> tuple[Tensor, Tensor]:
-    if not isinstance(model, VAE):
-        raise TypeError(f"model must be a VAE, got {type(model).__name__}")
-    if not isinstance(x, Tensor) or x.dim() != 2:
-        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"x must have shape (batch, data_dim), got {shape}")
+    check_instance(model, "model", VAE, "a reparam.book.vae.VAE")
+    if check_tensor(x, "x").dim() != 2:
+        raise ValueError(f"x must have shape (batch, data_dim), got {tuple(x.shape)}")
     return model.encode(x)
 
 
@@ -525,13 +522,7 @@ def _per_data_point(
     """A baseline of shape ``()`` or ``(batch,)`` as the surrogates' ``()`` or ``(batch, 1)``."""
     if baseline is None or isinstance(baseline, str):
         return baseline  # a name: the surrogate checks it
-    if not (isinstance(baseline, Tensor) or is_real_number(baseline)):
-        raise TypeError(
-            "baseline must be None, a float, a tensor or 'leave_one_out', "
-            f"got {type(baseline).__name__}"
-        )
-    b = as_tensor(baseline, "baseline", like=loc).detach()
-    check_finite(b, "baseline")
+    b = check_finite(as_tensor(baseline, "baseline", like=loc).detach(), "baseline")
     batch = loc.shape[0]
     if b.dim() > 1 or (b.dim() == 1 and b.shape[0] != batch):
         raise ValueError(
@@ -541,28 +532,20 @@ def _per_data_point(
 
 
 def _check_baseline_shape(baseline: SurrogateBaseline, batch_shape: torch.Size) -> None:
-    if not isinstance(baseline, Tensor):
-        return
-    target = (*batch_shape, 1)
-    # by hand: torch.broadcast_shapes costs more than the rest of a training step's checks
-    pairs = zip(reversed(baseline.shape), reversed(target), strict=False)
-    if baseline.dim() > len(target) or any(b not in (1, t) for b, t in pairs):
-        raise ValueError(
-            f"baseline must broadcast to (*batch_shape, 1) = {target}, "
-            f"got shape {tuple(baseline.shape)}"
-        )
+    """Before any draw: a tensor baseline must broadcast to the cost's ``(*batch_shape, 1)``
+    (:func:`check_broadcasts_to` compares sizes in Python: no ``torch.broadcast_shapes``,
+    whose cost would exceed the rest of a training step's checks)."""
+    if isinstance(baseline, Tensor):
+        target = (*batch_shape, 1)
+        check_broadcasts_to(baseline.shape, "baseline", target, target_name="(*batch_shape, 1)")
 
 
 def _check_estimator(estimator: str) -> None:
-    if estimator not in ("generic", "analytic_kl"):
-        raise ValueError(f"estimator must be 'generic' or 'analytic_kl', got {estimator!r}")
+    check_choice(estimator, "estimator", ("generic", "analytic_kl"))
 
 
 def _check_encoder_gradient(encoder_gradient: str, baseline: object = None) -> None:
-    if encoder_gradient not in ("pathwise", "score_function"):
-        raise ValueError(
-            f"encoder_gradient must be 'pathwise' or 'score_function', got {encoder_gradient!r}"
-        )
+    check_choice(encoder_gradient, "encoder_gradient", ("pathwise", "score_function"))
     if baseline is not None and encoder_gradient == "pathwise":
         raise ValueError(
             "baseline must be None with the pathwise encoder gradient: "
@@ -773,8 +756,7 @@ def _check_runs(
         raise ValueError("models must hold at least one VAE")
     first = models[0]
     for i, model in enumerate(models):
-        if not isinstance(model, VAE):
-            raise TypeError(f"models[{i}] must be a VAE, got {type(model).__name__}")
+        check_instance(model, f"models[{i}]", VAE, "a VAE")
         if _architecture(model) != _architecture(first):
             raise ValueError(
                 f"models must share one architecture (data_dim, latent_dim, hidden_sizes, "
@@ -861,8 +843,7 @@ def train_vaes(
         nats); ``seconds`` and ``train_seconds`` are those of the joint loop.
     """
     decays = _check_runs(models, encoder_gradients, baseline_decays)
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    check_instance(generator, "generator", torch.Generator, "a torch.Generator")
     learning_rate = check_real(learning_rate, "learning_rate", positive=True)
     num_samples = check_num_samples(num_samples)
     eval_samples = check_num_samples(eval_samples, "eval_samples")

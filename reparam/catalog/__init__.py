@@ -33,11 +33,6 @@ from reparam.catalog.entry import (
     Moment,
     PathReparameterization,
 )
-from reparam.noise import open_uniform
-
-#: Transitional alias of :func:`reparam.noise.open_uniform` (the one open-interval sampler),
-#: kept while ``book/reparameterizations-table.ipynb`` still calls it by this name.
-uniform_open = open_uniform
 
 __all__ = [
     "APPROACHES",
@@ -57,7 +52,6 @@ __all__ = [
     "implicit",
     "inverse_cdf",
     "location_scale",
-    "uniform_open",
 ]
 
 _ORDER: tuple[CatalogEntry, ...] = (

@@ -30,6 +30,7 @@ from reparam.catalog.entry import (
     normal_noise,
     open_unit,
     positive_finite,
+    strictly_inside,
     uniform_noise,
 )
 from reparam.catalog.implicit import gamma_log_draw, implicit_log_gamma
@@ -59,11 +60,11 @@ def _log_gamma_noise(*names: str, scale: float = 1.0) -> NoiseSampler:
         num_samples: int, p: Params, generator: torch.Generator | None, batch: torch.Size
     ) -> Tensor:
         dtype, _ = noise_like(p)  # in the promoted dtype: the rate may be wider than α
-        shapes = torch.stack(
-            [(scale * p[name].detach().to(dtype)).expand(num_samples, *batch) for name in names],
-            dim=-1,
-        )
-        return gamma_log_draw(shapes, generator)
+        # stacked at the parameters' own (broadcast) shape, then expanded to the draws' as a
+        # stride-0 view: the sampler's constants are computed once per distinct shape
+        shapes = [scale * p[name].detach().to(dtype) for name in names]
+        stacked = torch.stack(torch.broadcast_tensors(*shapes), dim=-1)
+        return gamma_log_draw(stacked.expand(num_samples, *batch, len(names)), generator)
 
     return sample
 
@@ -205,14 +206,15 @@ def _dirichlet_log_prob(z: Tensor, p: Params) -> Tensor:
     """Dirichlet log-density on the simplex; −inf off it (a negative component or a sum
     differing from 1 by more than rounding, max(1e-6, 64 eps))."""
     alpha = p["concentration"]
-    zs = z.clamp(min=0)
-    log_density = (
-        torch.xlogy(alpha - 1, zs).sum(-1)
-        + torch.lgamma(alpha.sum(-1))
-        - torch.lgamma(alpha).sum(-1)
-    )
+    constant = torch.lgamma(alpha.sum(-1)) - torch.lgamma(alpha).sum(-1)
     tolerance = max(1e-6, 64 * torch.finfo(z.dtype).eps)
-    on_simplex = (z >= 0).all(-1) & ((z.sum(-1) - 1).abs() <= tolerance)
+    off = (z.sum(-1) - 1).abs()  # distance of each draw's sum from 1
+    if strictly_inside(z, 0.0, math.inf) and strictly_inside(off, -1.0, tolerance):
+        # the common case: every draw on the simplex, with no component 0 (no mask, no xlogy)
+        return (z.log() * (alpha - 1)).sum(-1) + constant
+    zs = z.clamp(min=0)
+    log_density = torch.xlogy(alpha - 1, zs).sum(-1) + constant
+    on_simplex = (z >= 0).all(-1) & (off <= tolerance)
     return torch.where(on_simplex, log_density, -math.inf)
 
 
@@ -274,6 +276,9 @@ def chi_squared_path(eps: Tensor, p: Params) -> Tensor:
 
 def _chi_squared_log_prob(z: Tensor, p: Params) -> Tensor:
     df = p["df"]
+    if strictly_inside(z, 0.0, math.inf):  # the common case: no clamp, no mask, no xlogy
+        constant = -df / 2 * math.log(2) - torch.lgamma(df / 2)
+        return torch.addcmul(constant, df / 2 - 1, z.log()).sub_(z, alpha=0.5)
     zs = z.clamp(min=0)
     log_density = torch.xlogy(df / 2 - 1, zs) - zs / 2 - df / 2 * math.log(2) - torch.lgamma(df / 2)
     return torch.where(z < 0, -math.inf, log_density)
@@ -324,6 +329,16 @@ def f_path(eps: Tensor, p: Params) -> Tensor:
 
 def _f_log_prob(z: Tensor, p: Params) -> Tensor:
     d1, d2 = p["df1"], p["df2"]
+    if strictly_inside(z, 0.0, math.inf):  # the common case: no clamp, no mask, no xlogy
+        ratio = d1 / d2
+        constant = (
+            0.5 * d1 * torch.log(ratio)
+            + torch.lgamma((d1 + d2) / 2)
+            - torch.lgamma(d1 / 2)
+            - torch.lgamma(d2 / 2)
+        )
+        log_density = torch.addcmul(constant, 0.5 * d1 - 1, z.log())
+        return torch.addcmul(log_density, 0.5 * (d1 + d2), torch.log1p(ratio * z), value=-1)
     zs = z.clamp(min=0)
     log_density = (
         0.5 * d1 * torch.log(d1 / d2)

@@ -36,10 +36,12 @@ __all__ = [
     "PathReparameterization",
     "clamp_into",
     "exp_in_range",
+    "inside",
     "noise_like",
     "normal_noise",
     "open_unit",
     "positive_finite",
+    "strictly_inside",
     "uniform_noise",
 ]
 
@@ -64,12 +66,27 @@ def _log_tiny(dtype: torch.dtype) -> float:
     return math.log(info.tiny) * (1.0 - 4.0 * info.eps)
 
 
-def _inside(x: Tensor, low: float, high: float) -> bool:
+def inside(x: Tensor, low: float, high: float) -> bool:
     """Whether every entry of ``x`` lies in [low, high] (one pass, outside autograd; NaN: no)."""
     if x.numel() == 0:
         return True
     smallest, largest = torch.aminmax(x.detach())
-    return bool((smallest >= low) & (largest <= high))
+    return float(smallest) >= low and float(largest) <= high
+
+
+def strictly_inside(x: Tensor, low: float, high: float) -> bool:
+    """Whether every entry of ``x`` lies in the open interval (low, high): one pass, outside
+    autograd; NaN: no.
+
+    The log-densities use it (and :func:`inside`) to take their common case without masks:
+    when every value is strictly inside the support, the −inf mask, the clamp and ``xlogy``
+    (whose 0 · log 0 = 0 matters only at the ends) change nothing, and ``log`` is much
+    cheaper than ``xlogy``.
+    """
+    if x.numel() == 0:
+        return True
+    smallest, largest = torch.aminmax(x.detach())
+    return float(smallest) > low and float(largest) < high
 
 
 def clamp_into(z: Tensor, low: float, high: float) -> Tensor:
@@ -79,7 +96,7 @@ def clamp_into(z: Tensor, low: float, high: float) -> Tensor:
     already inside, ``z`` itself is returned (a clamp would return the same values but record
     a masked backward). NaN entries stay NaN.
     """
-    return z if _inside(z, low, high) else z.clamp(min=low, max=high)
+    return z if inside(z, low, high) else z.clamp(min=low, max=high)
 
 
 def exp_in_range(x: Tensor) -> Tensor:
@@ -93,7 +110,7 @@ def exp_in_range(x: Tensor) -> Tensor:
     entry needs it (the common case) this is exactly ``torch.exp(x)``.
     """
     log_max = _log_max(x.dtype)
-    if _inside(x, _log_tiny(x.dtype), log_max):
+    if inside(x, _log_tiny(x.dtype), log_max):
         return torch.exp(x)
     return torch.exp(x.clamp(max=log_max)).clamp(min=torch.finfo(x.dtype).tiny)
 

@@ -59,6 +59,7 @@ from torch import Tensor
 from reparam._validation import (
     as_tensor,
     as_tensors,
+    broadcast_shapes,
     check_broadcast,
     check_finite,
     check_finite_and_positive,
@@ -75,6 +76,7 @@ from reparam.catalog.entry import (
     exp_in_range,
     noise_like,
     positive_finite,
+    strictly_inside,
 )
 from reparam.noise import open_uniform, standard_normal
 from reparam.reparameterization import Parameter, positive
@@ -98,12 +100,14 @@ _MAX_ITER = 100_000
 _MAX_ROUNDS = 200
 _A_TEMME = 8.0  # Temme's expansion is used at shapes ≥ 8; smaller shapes are shifted up to it
 _L_TEMME = 2.5  # its window |log(z/α)| ≤ 2.5 (the Taylor series in l converge for |l| < 2π)
-_L_SHIFTED = (1.5, 1.0)  # window −1.5 ≤ log(z/α') ≤ 1 for shifted shapes (the series is cheaper
-#                          below; the recurrence cancels above)
+_L_SHIFTED = (2.0, 1.0)  # window −2 ≤ log(z/α') ≤ 1 for shifted shapes (below, the series on
+#                          the entries left there is cheaper than a longer polynomial in l;
+#                          above, the recurrence cancels)
 _ORDERS = 16  # powers of 1/α kept: relative error below 1e-14 at α = 8
 _DEGREE = 48  # Taylor coefficients in l tabulated
 _MAX_TERMS = 10_000
 _FEW_SHAPES = 16  # up to this many distinct shapes, each is handled with scalar coefficients
+_FEW_FRACTIONS = 32  # up to this many entries, the continued fraction runs on Python floats
 
 
 # -- forward sampling: Marsaglia & Tsang --------------------------------------------------------
@@ -128,31 +132,39 @@ def marsaglia_tsang_log(alpha: Tensor, generator: torch.Generator | None = None)
         return torch.empty(shape, dtype=dtype, device=alpha.device)
     check_finite(a, "alpha")
     check_values(a, "alpha", "be at least 1 for Marsaglia–Tsang", lambda t: t >= 1)
+    return _marsaglia_tsang(a, shape, dtype, generator)
+
+
+def _marsaglia_tsang(
+    a: Tensor, shape: torch.Size, dtype: torch.dtype, generator: torch.Generator | None
+) -> Tensor:
+    """:func:`marsaglia_tsang_log` for checked shapes ``a`` ≥ 1 (float64, compacted: broadcasting
+    to ``shape``), computed in ``dtype`` on ``a``'s device.
+
+    The first round proposes for every entry, the constants broadcast; a redraw proposes for
+    the pending entries only, with the constants gathered from the compact tensor.
+    """
     d64 = a - 1.0 / 3.0
     d, c, log_d = (t.to(dtype) for t in (d64, torch.rsqrt(9.0 * d64), d64.log()))
     total = math.prod(shape)
-    if a.numel() > 1:  # per-entry constants, needed only for redraws
-        d, c, log_d = (t.expand(shape).reshape(-1) for t in (d, c, log_d))
-    else:
-        d, c, log_d = d.reshape(()), c.reshape(()), log_d.reshape(())
     one, tiny = torch.ones((), dtype=dtype, device=a.device), torch.finfo(dtype).tiny
     out = torch.empty(0, dtype=dtype, device=a.device)
     pending: Tensor | None = None  # None: every entry (first round, no indexing)
     for _ in range(_MAX_ROUNDS):
-        count = total if pending is None else pending.numel()
-        if count == 0:
-            return out.reshape(shape)
-        dd, cc, ld = (
-            (d, c, log_d)
-            if pending is None or d.dim() == 0
-            else (
-                d[pending],
-                c[pending],
-                log_d[pending],
-            )
-        )
+        if pending is None:
+            count, draw_shape, (dd, cc, ld) = total, shape, (d, c, log_d)
+        else:
+            count, draw_shape = pending.numel(), torch.Size((pending.numel(),))
+            if count == 0:
+                return out.reshape(shape)
+            if a.numel() == 1:
+                dd, cc, ld = d.reshape(()), c.reshape(()), log_d.reshape(())
+            else:
+                where = pending if a.shape == shape else _compact_index(pending, shape, a.shape)
+                dd, cc, ld = d.reshape(-1)[where], c.reshape(-1)[where], log_d.reshape(-1)[where]
         x = standard_normal((count,), generator=generator, dtype=dtype, device=a.device)
         u = open_uniform((count,), generator=generator, dtype=dtype, device=a.device)
+        x, u = x.view(draw_shape), u.view(draw_shape)
         v = torch.addcmul(one, cc, x).pow_(3)
         log_v = torch.clamp_min(v, tiny).log_()
         accept = v > 0
@@ -160,12 +172,26 @@ def marsaglia_tsang_log(alpha: Tensor, generator: torch.Generator | None = None)
         accept &= u.log_() < bound
         value = log_v.add_(ld)  # log G = log d + log v
         if pending is None:
-            out = value
-            pending = (~accept).nonzero().squeeze(-1)
+            out = value.reshape(-1)
+            pending = (~accept).reshape(-1).nonzero().squeeze(-1)
         else:
             out[pending[accept]] = value[accept]
             pending = pending[~accept]
     raise RuntimeError("Marsaglia–Tsang sampler did not accept within the round limit")
+
+
+def _compact_index(flat: Tensor, shape: torch.Size, compact: torch.Size) -> Tensor:
+    """For positions ``flat`` in a (flattened) tensor of ``shape``, the positions in the
+    flattened ``compact`` tensor (of the same number of dimensions, each of its size or 1)
+    broadcasting to it."""
+    index = torch.zeros_like(flat)
+    step, rest = 1, flat
+    for size, kept in zip(reversed(shape), reversed(compact), strict=True):
+        if kept > 1:
+            index.add_(rest.remainder(size), alpha=step)
+            step *= kept
+        rest = rest.div(size, rounding_mode="floor")
+    return index
 
 
 def gamma_log_draw(alpha: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -180,18 +206,27 @@ def gamma_log_draw(alpha: Tensor, generator: torch.Generator | None = None) -> T
     a = alpha.detach()
     if a.numel() == 0:
         return torch.empty_like(a)
-    _check_shapes(a, "alpha")
+    compact = _compact_shape(a, a.shape)  # float64, once per distinct value of an expanded α
+    check_positive(compact, "alpha")
+    return _log_draw(compact, a, generator)
+
+
+def _log_draw(compact: Tensor, alpha: Tensor, generator: torch.Generator | None) -> Tensor:
+    """:func:`gamma_log_draw` for ``alpha`` with its shapes ``compact`` (float64, from
+    ``_compact_shape``) checked: the sampler's constants are computed per distinct shape."""
+    shape = alpha.shape
     gen_device = generator.device if generator is not None else torch.device("cpu")
-    work = torch.float32 if a.dtype == torch.float32 else torch.float64
-    boost = a < 1
+    work = torch.float32 if alpha.dtype == torch.float32 else torch.float64
+    compact = compact.to(gen_device)
+    boost = compact < 1
     if not bool(boost.any()):
-        return marsaglia_tsang_log(a.to(gen_device, work), generator).to(a.device, a.dtype)
-    a64 = a.to(torch.float64)
-    shifted = torch.where(boost, a64 + 1, a64).to(gen_device, work)
-    log_g = marsaglia_tsang_log(shifted, generator).to(torch.float64)
-    u = open_uniform(tuple(a.shape), generator=generator, dtype=torch.float64)
-    log_g += torch.where(boost.to(gen_device), u.log_() / a64.to(gen_device), 0.0)
-    return log_g.to(device=a.device, dtype=a.dtype)
+        return _marsaglia_tsang(compact, shape, work, generator).to(alpha.device, alpha.dtype)
+    # α + 1 as the sampler sees it: rounded to its working precision
+    shifted = torch.where(boost, compact + 1, compact).to(work).to(torch.float64)
+    log_g = _marsaglia_tsang(shifted, shape, work, generator).to(torch.float64)
+    u = open_uniform(tuple(shape), generator=generator, dtype=torch.float64)
+    log_g += torch.where(boost, u.log_() / compact, 0.0)
+    return log_g.to(device=alpha.device, dtype=alpha.dtype)
 
 
 def _check_shapes(alpha: Tensor, name: str) -> None:
@@ -247,11 +282,16 @@ def _fraction_grad(a: Tensor, log_x: Tensor, tol: float) -> Tensor:
     partial numerators a_i = −i(i − a) and denominators b_i = x + 2i + 1 − a. Entries that
     have converged leave the working set every 4 steps, their value recorded then (rounding
     noise in later steps could otherwise keep the test from passing for every entry).
+    A few entries (the far upper tail met by the fast path) run on Python floats, the same
+    steps without a kernel launch each.
     """
-    out = torch.empty_like(a)
-    index = torch.arange(a.numel(), device=a.device)
     x = log_x.exp()
     shift = log_x - torch.digamma(a)
+    if a.numel() <= _FEW_FRACTIONS:
+        values = zip(a.tolist(), x.tolist(), shift.tolist(), strict=True)
+        return a.new_tensor([_fraction_grad_one(*v, tol) for v in values])
+    out = torch.empty_like(a)
+    index = torch.arange(a.numel(), device=a.device)
     b = x + 1.0 - a
     b = torch.where(b.abs() < _FPMIN, _FPMIN, b)
     c = torch.full_like(a, 1.0 / _FPMIN)
@@ -289,6 +329,37 @@ def _fraction_grad(a: Tensor, log_x: Tensor, tol: float) -> Tensor:
                 keep, index, a, shift, b, c, dc, d, dd, h, dh
             )
     return out
+
+
+def _fraction_grad_one(a: float, x: float, shift: float, tol: float) -> float:
+    """``_fraction_grad`` for one entry (``shift`` = log x − ψ(a)), on Python floats."""
+    b = x + 1.0 - a
+    b = _FPMIN if abs(b) < _FPMIN else b
+    c, dc = 1.0 / _FPMIN, 0.0
+    d = 1.0 / b
+    dd = d * d
+    h, dh = d, dd
+    i = 0
+    while i < _MAX_ITER:
+        for _ in range(4):
+            i += 1
+            an = -i * (i - a)
+            b = b + 2.0
+            big_d = an * d + b
+            d_big_d = i * d + an * dd - 1.0
+            big_d = _FPMIN if abs(big_d) < _FPMIN else big_d
+            big_c = b + an / c
+            d_big_c = -1.0 + i / c - an * dc / (c * c)
+            big_c = _FPMIN if abs(big_c) < _FPMIN else big_c
+            d = 1.0 / big_d
+            dd = -d_big_d * d * d
+            c, dc = big_c, d_big_c
+            delta = d * c
+            d_delta = dd * c + d * dc
+            h, dh = h * delta, dh * delta + h * d_delta
+        if abs(delta - 1) <= tol and abs(h * d_delta) <= tol * (abs(h) + abs(dh)):
+            break
+    return h * shift + dh
 
 
 def log_gamma_alpha_grad_series(
@@ -369,16 +440,28 @@ def temme_coefficients(orders: int = _ORDERS, degree: int = _DEGREE) -> Tensor:
             [float((c_next[j - 1] if j else 0) - half * c[j] - dc[j]) for j in range(degree)]
         )
         c = c_next
-    return torch.tensor(rows, dtype=torch.float64)
+    return torch.tensor(rows, dtype=torch.float64, device="cpu")
+
+
+_STIRLING = (1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360)
 
 
 def _log_gamma_star(a: Tensor) -> Tensor:
     """log Γ*(a) by Stirling's series; error below 1e-13 for a ≥ 8 (DLMF 5.11.1)."""
     r = a.reciprocal()
     r2 = r * r
-    terms = (1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360)
-    acc = torch.full_like(a, terms[-1])
-    for t in reversed(terms[:-1]):
+    acc = torch.full_like(a, _STIRLING[-1])
+    for t in reversed(_STIRLING[:-1]):
+        acc = acc * r2 + t
+    return acc * r
+
+
+def _log_gamma_star_one(a: float) -> float:
+    """:func:`_log_gamma_star` for one shape, on Python floats."""
+    r = 1.0 / a
+    r2 = r * r
+    acc = _STIRLING[-1]
+    for t in reversed(_STIRLING[:-1]):
         acc = acc * r2 + t
     return acc * r
 
@@ -393,114 +476,226 @@ def _compact_shape(alpha: Tensor, shape: torch.Size) -> Tensor:
     a = alpha.detach()
     a = a.reshape((1,) * (len(shape) - a.dim()) + tuple(a.shape))
     size = [1 if stride == 0 else s for s, stride in zip(a.shape, a.stride(), strict=True)]
-    a = a.as_strided(size, a.stride(), a.storage_offset()).to(torch.float64)
-    if a.numel() > 64 and bool(a.amin() == a.amax()):
-        a = a.reshape(-1)[:1].reshape((1,) * len(shape))
-    return a
+    a = a.as_strided(size, a.stride(), a.storage_offset())
+    if a.numel() > 64:
+        smallest, largest = torch.aminmax(a)  # one pass, in α's own dtype
+        if bool(smallest == largest):
+            a = a.reshape(-1)[:1].reshape((1,) * len(shape))
+    return a.to(torch.float64)
 
 
 def _log_tail_point(a: Tensor) -> Tensor:
     """log z where the leading term z^{a−1} e^{−z}/Γ(a) of Q(a, z) falls to 3e-6.
 
-    Solves z = c + (a − 1) log z, c = log(1e5) − log Γ(a), by fixed-point iteration (on the
+    Solves z = c + (a − 1) log z, c = log(3e5) − log Γ(a), by fixed-point iteration (on the
     shapes only; a contraction for a < 8 and z > 7). The leading term underestimates Q, so Q
     exceeds 3e-6 below this point.
     """
     c = math.log(3e5) - torch.lgamma(a)
+    a_minus_one = a - 1
     z = c.clamp(min=1.0)
     for _ in range(8):
-        z = (c + (a - 1) * z.log()).clamp(min=1.0)
-    return z.log()
+        z = torch.addcmul(c, a_minus_one, z.log_()).clamp_(min=1.0)
+    return z.log_()
 
 
-def _horner(coefficients: Tensor, x: Tensor) -> Tensor:
+def _log_tail_point_one(a: float) -> float:
+    """:func:`_log_tail_point` for one shape, on Python floats."""
+    c = math.log(3e5) - math.lgamma(a)
+    z = max(c, 1.0)
+    for _ in range(8):
+        z = max(c + (a - 1) * math.log(z), 1.0)
+    return math.log(z)
+
+
+@functools.cache
+def _temme_table(device: torch.device) -> tuple[Tensor, Tensor]:
+    """(B, exponents 0, −1, …, −orders) on ``device``: :func:`temme_coefficients` and the powers
+    of a its rows multiply, moved there once."""
+    table = temme_coefficients()
+    exponents = -torch.arange(float(len(table)), dtype=torch.float64)
+    return table.to(device), exponents.to(device)
+
+
+@functools.cache
+def _temme_bound_table() -> tuple[Tensor, Tensor]:
+    """(abs(B), k = 0, …, orders) on the CPU: the tail bounds of :func:`_temme_degree`."""
+    table = temme_coefficients()
+    return table.abs(), torch.arange(float(len(table)), dtype=torch.float64, device="cpu")
+
+
+def _temme_degree(a_min: float, span: float, tol: float) -> int:
+    """Terms of the Taylor series in l kept for shapes ≥ ``a_min`` and abs(l) ≤ ``span``.
+
+    The smallest degree whose tail bound Σ_{j ≥ degree} Σ_k abs(B_kj) a_min^{−k} span^j is
+    below 0.2 ``tol`` (the sum is at least B_0 ≥ 0.2 in the window), at least 2 and at most
+    the table's degree. Computed on the CPU from two numbers: no kernel on the data's device.
+    """
+    abs_table, orders = _temme_bound_table()
+    bound = torch.pow(a_min, -orders) @ abs_table
+    columns = torch.arange(abs_table.shape[1], dtype=torch.float64, device="cpu")
+    bound *= torch.pow(span, columns)
+    degree = int((bound.flip(0).cumsum(0) > 0.2 * tol).sum()) + 1
+    return min(max(degree, 2), abs_table.shape[1])
+
+
+def _temme_polynomial(a: Tensor, degree: int) -> Tensor:
+    """Coefficients (Γ*(a)/a) Σ_k B_kj a^{−k}, j < ``degree``, of d log z/dα as a polynomial in
+    l = log(z/a) for shapes a ≥ 8 (Temme's expansion, B_0 = l/(e^l − 1) included); shape
+    ``(*a.shape, degree)``."""
+    table, exponents = _temme_table(a.device)
+    scale = torch.exp(_log_gamma_star(a)).div_(a)
+    coefficients = torch.pow(a.unsqueeze(-1), exponents) @ table[:, :degree]
+    return coefficients.mul_(scale.unsqueeze(-1))
+
+
+@functools.cache
+def _binomials() -> tuple[Tensor, Tensor]:
+    """(C(j, k), max(j − k, 0)) for j, k below the table's degree, on the CPU: the matrix
+    that re-expands a polynomial about another point (all exact in float64)."""
+    degree = temme_coefficients().shape[1]
+    binomials = [[math.comb(j, k) for k in range(degree)] for j in range(degree)]
+    index = torch.arange(float(degree), dtype=torch.float64)
+    gaps = (index[:, None] - index[None, :]).clamp_(min=0.0)
+    return torch.tensor(binomials, dtype=torch.float64), gaps
+
+
+def _temme_polynomial_one(a: float, center: float, half: float, tol: float) -> Tensor:
+    """:func:`_temme_polynomial` for one shape a ≥ 8 (computed on the CPU), re-expanded about
+    l = ``center``: coefficients of a polynomial in u = l − center for abs(u) ≤ ``half``.
+
+    Truncated at the smallest degree whose remainder Σ_{j ≥ degree} abs(c_j) half^j (a bound
+    on the terms dropped from the re-expanded table) is below ``tol`` times 0.2 Γ*(a)/a, a
+    lower bound of the sum; one term more, and at least two. About a centre inside the
+    window the terms fall off faster than about l = 0: fewer of them for the same ``tol``.
+    """
+    table, exponents = _temme_table(torch.device("cpu"))
+    scale = math.exp(_log_gamma_star_one(a)) / a
+    binomials, gaps = _binomials()
+    full = (torch.pow(a, exponents) @ table).mul_(scale)
+    coefficients = full @ (binomials * torch.pow(center, gaps)) if center else full
+    remainder = coefficients.abs().mul_(torch.pow(half, gaps[:, 0])).flip(0).cumsum(0)
+    degree = int((remainder > 0.2 * tol * scale).sum()) + 1
+    return coefficients[: min(max(degree, 2), len(coefficients))]
+
+
+def _shift_polynomial(a: Tensor, shift: Tensor, steps: int) -> tuple[Tensor, Tensor]:
+    """The recurrence that brings Temme's value at a' = a + m down to a, m = ``shift`` (at
+    most ``steps``): (coefficients, log_poch), coefficients of shape ``(2, *a.shape, steps)``
+    holding t_i ψ(a + i + 1) and −t_i with t_i = 1/(a(a + 1)⋯(a + i)) (0 for i ≥ m), and
+    log_poch = −log(a(a + 1)⋯(a + m − 1)). See ``_shift_down``."""
+    index = torch.arange(steps, dtype=torch.float64, device=a.device)
+    inv = (a.unsqueeze(-1) + index).reciprocal_()
+    active = index < shift.unsqueeze(-1)
+    t = torch.cumprod(torch.where(active, inv, 0.0), dim=-1)
+    # ψ(a + i + 1) = ψ(a + 1) + Σ_{1 ≤ j ≤ i} 1/(a + j) (from ψ(a + 1), not ψ(a) + 1/a, which
+    # cancels for small a)
+    psi = torch.cumsum(inv, dim=-1).sub_(inv[..., :1]).add_(torch.digamma(a + 1).unsqueeze(-1))
+    log_poch = torch.where(active, inv.log(), 0.0).sum(-1)
+    return torch.stack((t * psi, t.neg())), log_poch
+
+
+def _shift_polynomial_one(a: float, steps: int, psi_a1: float) -> tuple[list[float], float]:
+    """:func:`_shift_polynomial` for one shape (ψ(a + 1) = ``psi_a1``) on Python floats: the
+    coefficients t_i ψ(a + i + 1), then −t_i, as one list, and log_poch."""
+    inv = [1.0 / (a + i) for i in range(steps)]
+    t_psi, neg_t, product, partial = [], [], 1.0, 0.0
+    for value in inv:
+        product *= value
+        partial += value
+        t_psi.append(product * ((partial - inv[0]) + psi_a1))
+        neg_t.append(-product)
+    return t_psi + neg_t, sum(math.log(value) for value in inv)
+
+
+def _series_terms(x_max: float, a_min: float, tol: float) -> int:
+    """Terms of the series of P kept for z ≤ ``x_max`` and shapes ≥ ``a_min``: the n-th term
+    is z/(a + n) times the previous one."""
+    ratio, terms = 1.0, 1
+    while ratio * (1.0 + terms) > tol * 1e-2 and terms < _MAX_TERMS:
+        ratio *= x_max / (a_min + terms)
+        terms += 1
+    return terms
+
+
+def _series_polynomial(a: Tensor, terms: int) -> Tensor:
+    """Coefficients of S = Σ_n z^n/(a(a+1)⋯(a+n)) and of ∂S/∂a as polynomials in z, stacked:
+    shape ``(2, *a.shape, terms)``."""
+    index = torch.arange(terms, dtype=torch.float64, device=a.device)
+    inv = (a.unsqueeze(-1) + index).reciprocal_()
+    c = torch.cumprod(inv, dim=-1)
+    return torch.stack((c, torch.cumsum(inv, dim=-1).mul_(c).neg_()))
+
+
+def _series_polynomial_one(a: float, terms: int) -> list[list[float]]:
+    """:func:`_series_polynomial` for one shape, on Python floats: [c, ∂c/∂a]."""
+    c, dc, product, partial = [], [], 1.0, 0.0
+    for n in range(terms):
+        value = 1.0 / (a + n)
+        product *= value
+        partial += value
+        c.append(product)
+        dc.append(-(partial * product))
+    return [c, dc]
+
+
+# -- the fast path on the draws: Horner's rule in a few buffers ---------------------------------
+def _horner(coefficients: Tensor, x: Tensor, out: Tensor | None = None) -> Tensor:
     """Σ_j coefficients[..., j] x^j by Horner's rule (coefficients broadcast against ``x``).
 
-    One fused multiply-add per degree, written into one buffer: the evaluation allocates a
-    single tensor of ``x``'s size (large temporaries, not arithmetic, dominate otherwise).
+    One fused multiply-add per degree, written into one buffer (``out`` if given, of the
+    broadcast shape; a new tensor otherwise). Coefficients of shape ``(2, ..., degree)``
+    evaluate two polynomials at once.
     """
-    degree = coefficients.shape[-1]
-    if degree == 1:
-        c0 = coefficients[..., 0]
-        return c0.expand(torch.broadcast_shapes(c0.shape, x.shape)).clone()
-    acc = torch.addcmul(coefficients[..., degree - 2], coefficients[..., degree - 1], x)
-    for j in range(degree - 3, -1, -1):
-        torch.addcmul(coefficients[..., j], acc, x, out=acc)
+    columns = coefficients.unbind(-1)
+    if len(columns) == 1:
+        c0 = columns[0].expand(broadcast_shapes(columns[0].shape, x.shape))
+        return c0.clone() if out is None else out.copy_(c0)
+    acc = torch.addcmul(columns[-2], columns[-1], x, out=out)
+    for column in reversed(columns[:-2]):
+        torch.addcmul(column, acc, x, out=acc)
     return acc
 
 
-def _temme_grad(a: Tensor, lr: Tensor, tol: float) -> Tensor:
-    """(Γ*(a)/a) Σ_k B_k(l) a^{−k} at l = ``lr``, for a ≥ 8 (small tensor) and abs(l) ≤ 2.5.
+def _shift_down(
+    g: Tensor,
+    lr: Tensor,
+    log_a_up: Tensor | float,
+    polynomial: tuple[Tensor, Tensor, Tensor],
+    scratch: Tensor,
+    acc: Tensor,
+) -> Tensor:
+    """d log z/dα at α = a from its value ``g`` at a' = a + m (overwritten with the result).
 
-    B_0 = l/(e^l − 1) is evaluated exactly, the rest as one polynomial in l whose
-    coefficients Σ_k B_kj a^{−k} are computed per distinct a; its degree is the smallest whose
-    tail bound (from the table and the largest abs(l)) is below ``tol`` relative to B_0 ≥ 0.2.
-    """
-    table = temme_coefficients().to(a.device)
-    low, high = torch.aminmax(lr) if lr.numel() else (lr.new_zeros(()), lr.new_zeros(()))
-    span = max(-float(low), float(high))
-    orders = torch.arange(1.0, len(table), dtype=torch.float64, device=a.device)
-    bound = (table[1:].abs() * float(a.amin()) ** -orders[:, None]).sum(0)
-    bound = bound * span ** torch.arange(table.shape[1], dtype=torch.float64, device=a.device)
-    degree = min(max(int((bound.flip(0).cumsum(0) > 0.2 * tol).sum()) + 1, 2), table.shape[1])
-    scale = torch.exp(_log_gamma_star(a)) / a
-    coefficients = scale.unsqueeze(-1) * (a.unsqueeze(-1) ** -orders @ table[1:, :degree])
-    b0 = torch.expm1(lr)
-    torch.div(lr, b0, out=b0).nan_to_num_(nan=1.0)  # l/(e^l − 1), 1 at l = 0
-    out = _horner(coefficients, lr)
-    return torch.addcmul(out, b0, scale, out=out)
-
-
-def _shifted_temme_grad(a: Tensor, shift: Tensor, lr: Tensor, tol: float) -> Tensor:
-    """d log z/dα at α = a (small tensor) from Temme's expansion at a' = a + m, m = ``shift``.
-
-    ``lr`` = log(z/a'). Shapes below 8 are shifted up by m = ⌈8 − a⌉ with the recurrence
+    Shapes below 8 are shifted up by m = ⌈8 − a⌉ with the recurrence
     P(a, z) = P(a + 1, z) + z^a e^{−z}/Γ(a + 1) differentiated in a: with
     t_i = z^i/(a(a + 1)⋯(a + i)),
 
         g(a, z) = g(a + m, z) · z^m/(a(a + 1)⋯(a + m − 1)) − Σ_{i<m} t_i (log z − ψ(a + i + 1)),
 
-    a polynomial of degree m − 1 in z (log z times one polynomial, minus another).
+    a polynomial of degree m − 1 in z with coefficients linear in log z, evaluated by one
+    Horner recurrence (two fused multiply-adds per degree). ``polynomial`` = (coefficients,
+    log_poch, m) as from ``_shift_polynomial``; ``lr`` = log z − ``log_a_up`` is overwritten
+    with log z, ``scratch`` and ``acc`` (of ``g``'s shape) too.
     """
-    a_up = a + shift
-    g = _temme_grad(a_up, lr, tol)
-    steps = int(shift.amax())
-    if steps == 0:
-        return g
-    index = torch.arange(steps, dtype=torch.float64, device=a.device)
-    inv = (a.unsqueeze(-1) + index).reciprocal()
-    active = index < shift.unsqueeze(-1)
-    t = torch.cumprod(torch.where(active, inv, 0.0), dim=-1)  # 1/(a(a+1)⋯(a+i)), 0 for i ≥ m
-    # ψ(a + i + 1) = ψ(a + 1) + Σ_{1 ≤ j ≤ i} 1/(a + j) (from ψ(a + 1), not ψ(a) + 1/a, which
-    # cancels for small a)
-    psi = torch.digamma(a + 1).unsqueeze(-1) + torch.cumsum(inv, dim=-1) - inv[..., :1]
-    log_poch = torch.where(active, inv.log(), 0.0).sum(-1)  # −log(a(a+1)⋯(a+m−1))
-    lx = lr + a_up.log()
-    x = lx.exp()
-    p1, p2 = _horner(t, x), _horner(t * psi, x)
-    torch.addcmul(p2, lx, p1, value=-1.0, out=p2)  # −Σ t_i (log z − ψ(a + i + 1))
+    coefficients, log_poch, shift = polynomial
+    lx = torch.add(lr, log_a_up, out=lr)
+    x = torch.exp(lx, out=scratch)
+    t_psi, neg_t = (row.unbind(-1) for row in coefficients.unbind(0))
+    torch.addcmul(t_psi[-1], lx, neg_t[-1], out=acc)
+    for i in range(len(t_psi) - 2, -1, -1):
+        torch.addcmul(t_psi[i], acc, x, out=acc)
+        torch.addcmul(acc, lx, neg_t[i], out=acc)
     ratio = torch.addcmul(log_poch, shift, lx, out=x).exp_()  # z^m/(a(a+1)⋯(a+m−1))
-    return torch.addcmul(p2, ratio, g, out=g)
+    return torch.addcmul(acc, ratio, g, out=g)
 
 
-def _fixed_series_grad(a: Tensor, lx: Tensor, x_max: float, tol: float) -> Tensor:
-    """−(S (log z − ψ(a)) + ∂S/∂a) with S = Σ_n z^n/(a(a+1)⋯(a+n)), for z ≤ ``x_max``.
-
-    The number of terms is fixed in advance from ``x_max`` and the smallest a (each term is
-    z/(a + n) times the previous one), then S and ∂S/∂a are evaluated by Horner's rule with
-    coefficients computed once per distinct shape.
-    """
-    a_min = float(a.amin())
-    ratio, terms = 1.0, 1
-    while ratio * (1.0 + terms) > tol * 1e-2 and terms < _MAX_TERMS:
-        ratio *= x_max / (a_min + terms)
-        terms += 1
-    inv = (a.unsqueeze(-1) + torch.arange(terms, dtype=torch.float64, device=a.device)).reciprocal()
-    c = torch.cumprod(inv, dim=-1)
-    dc = -c * torch.cumsum(inv, dim=-1)
+def _series(polynomial: Tensor, lx: Tensor, psi_a: Tensor | float) -> Tensor:
+    """−(S (log z − ψ(a)) + ∂S/∂a) with S = Σ_n z^n/(a(a+1)⋯(a+n)) (the series of P, for small
+    z), the coefficients of S and ∂S/∂a from ``_series_polynomial``; a new tensor."""
     x = lx.exp()
-    s, ds = _horner(c, x), _horner(dc, x)
-    shift = torch.sub(lx, torch.digamma(a), out=x)
+    s, ds = _horner(polynomial, x).unbind(0)
+    shift = torch.sub(lx, psi_a, out=x)
     return torch.addcmul(ds, s, shift, out=ds).neg_()
 
 
@@ -518,73 +713,155 @@ def log_gamma_alpha_grad(
     fixed in advance (no iteration to convergence), chosen by l = log(z/a'),
     a' = α + m, m = max(0, ⌈8 − α⌉):
 
-    - l < −2.5 (−1.5 for α < 8): the series of P in z
-      (``_fixed_series_grad``);
-    - −2.5 ≤ l ≤ 2.5 (for α < 8: −1.5 ≤ l ≤ 1, and Q(α, z) ≳ 3e-6): Temme's
+    - l < −2.5 (−2 for α < 8): the series of P in z;
+    - −2.5 ≤ l ≤ 2.5 (for α < 8: −2 ≤ l ≤ 1, and Q(α, z) ≳ 3e-6): Temme's
       uniform expansion in 1/a' with Taylor coefficients in l
       (:func:`temme_coefficients`), brought down to α by the recurrence of P
-      in its shape when α < 8 (``_shifted_temme_grad``);
+      in its shape when α < 8 (``_shift_down``);
     - beyond (the far upper tail, rare): the continued fraction of Q
       (:func:`log_gamma_alpha_grad_series`).
 
     Relative error below 1e-10 against 40-digit values for α in [0.01, 1000]
     and every z (largest in the upper tail of small shapes; about 1e-13 for
-    α ≥ 8; ``tests/test_implicit.py``). ``tol`` is the truncation tolerance
-    (default 1e-15).
+    α ≥ 8; ``tests/test_implicit.py``). ``tol`` is the truncation tolerance:
+    by default 1e-15 for float64 ``log_x`` and 1e-10 otherwise (as
+    :func:`log_gamma_alpha_grad_series`), far below the rounding of a float32
+    result (6e-8), which it changes by at most one unit in the last place.
+
+    Up to 16 distinct shapes are handled one at a time, on their own entries
+    and with their constants computed on Python floats; beyond, the
+    coefficients broadcast.
     """
-    tol = _TOL if tol is None else tol
-    shape = torch.broadcast_shapes(alpha.shape, log_x.shape)
+    if tol is None:
+        tol = _TOL if log_x.dtype == torch.float64 else 1e-10
+    shape = broadcast_shapes(alpha.shape, log_x.shape)
     a = _compact_shape(alpha, shape)
     if a.numel():
         check_positive(a, "alpha")
-    lx = log_x.detach().to(torch.float64).expand(shape)
-    if 1 < a.numel() <= _FEW_SHAPES:
-        # a few shapes (Beta, F, Dirichlet): one at a time
-        out = torch.empty(shape, dtype=torch.float64, device=a.device)
-        positions = itertools.product(*(range(size) for size in a.shape))
-        for position in positions:
-            sizes = zip(a.shape, position, strict=True)
-            index = tuple(slice(None) if n == 1 else i for n, i in sizes)
-            a_here, lx_here = a[position].reshape(1), lx[index].reshape(-1)
-            grad = _grad_for(a_here, lx_here, tol)
-            out[index] = grad.view(out[index].shape)
-        return out.to(log_x.dtype)
-    return _grad_for(a, lx, tol).to(log_x.dtype)
+    log_x = log_x.detach().expand(shape)
+    if a.numel() > _FEW_SHAPES:
+        return _grad_broadcast(a, log_x.to(torch.float64), tol).to(log_x.dtype)
+    out = torch.empty(shape, dtype=log_x.dtype, device=log_x.device)
+    if out.numel() == 0:
+        return out
+    positions = itertools.product(*(range(size) for size in a.shape))
+    for position, value in zip(positions, a.reshape(-1).tolist(), strict=True):
+        sizes = zip(a.shape, position, strict=True)
+        index = tuple(slice(None) if n == 1 else i for n, i in sizes)
+        here = out[index]
+        here.copy_(_grad_one_shape(value, log_x[index], tol).view(here.shape))
+    return out
 
 
-def _grad_for(a: Tensor, lx: Tensor, tol: float) -> Tensor:
-    """:func:`log_gamma_alpha_grad` in float64 for compacted shapes ``a`` broadcasting to ``lx``."""
-    shape = lx.shape
-    shift = torch.clamp(torch.ceil(_A_TEMME - a), min=0.0)
+def _grad_one_shape(a: float, log_x: Tensor, tol: float) -> Tensor:
+    """:func:`log_gamma_alpha_grad` in float64 for one shape ``a`` at log-draws ``log_x`` (any
+    shape and floating dtype); flat.
+
+    The shape's constants are computed on Python floats. Each method runs on its own entries
+    only: those below and above Temme's window are gathered (``masked_select``) and
+    scattered back. Four float64 buffers of ``log_x``'s size (one allocation) hold every
+    intermediate result of the bulk; the result is the first.
+    """
+    n = log_x.numel()
+    buffers = torch.empty((4, n), dtype=torch.float64, device=log_x.device)
+    out, lx, u, scratch = buffers.unbind(0)
+    lx.copy_(log_x.reshape(-1))
+    steps = max(0, math.ceil(_A_TEMME - a))
+    a_up = a + steps
+    log_a_up = math.log(a_up)
+    lower, upper = -_L_TEMME, _L_TEMME
+    if steps:  # see _window
+        lower = -_L_SHIFTED[0]
+        upper = min(_log_tail_point_one(a) - log_a_up, _L_SHIFTED[1])
+    low, high = (float(v) - log_a_up for v in torch.aminmax(lx))  # the range of l = log(z/a')
+    # Temme's polynomial is re-expanded about the middle of the range it meets (of the whole
+    # window if a NaN hides the range: the NaN entries stay NaN, the others exact)
+    nan = math.isnan(low) or math.isnan(high)
+    start, stop = (lower, upper) if nan else (max(low, lower), min(high, upper))
+    center = 0.5 * (start + stop) if start <= stop else 0.0
+    offset = log_a_up + center
+    torch.sub(lx, offset, out=u)  # u = l − center
+    lower, upper = lower - center, upper - center
+    below = None if low - center >= lower else u < lower
+    far = None if high - center <= upper else u > upper
+    lx_below = None if below is None else lx.masked_select(below)
+    lx_far = None if far is None else lx.masked_select(far)
+    outside = sum(part.numel() for part in (lx_below, lx_far) if part is not None)
+    psi_a, psi_a1 = torch.digamma(torch.tensor([a, a + 1.0], dtype=torch.float64)).tolist()
+    if outside < n:  # Temme on the entries clamped into the window (lx is free: acc)
+        if below is not None or far is not None:
+            u.clamp_(lower, upper)
+        temme = _temme_polynomial_one(a_up, center, 0.5 * (stop - start), tol)
+        _horner(temme.to(out.device), u, out=out)
+        if steps:
+            coefficients, log_poch = _shift_polynomial_one(a, steps, psi_a1)
+            values = torch.tensor([*coefficients, log_poch, steps], dtype=torch.float64)
+            values = values.to(out.device)
+            recurrence = (values[:-2].view(2, steps), values[-2], values[-1])
+            _shift_down(out, u, offset, recurrence, scratch, acc=lx)
+    if below is not None and lx_below is not None:
+        x_max = math.exp(float(lx_below.amax()))
+        series = _series_polynomial_one(a, _series_terms(x_max, a, tol))
+        polynomial = torch.tensor(series, dtype=torch.float64).to(out.device).unsqueeze(1)
+        out.masked_scatter_(below, _series(polynomial, lx_below, psi_a))
+    if far is not None and lx_far is not None:
+        out.masked_scatter_(far, _fraction_grad(torch.full_like(lx_far, a), lx_far, tol))
+    return out
+
+
+def _window(a: Tensor) -> tuple[Tensor, int, Tensor, Tensor | float, Tensor | float]:
+    """(shift m, largest m, log a', lower, upper): the shift of the shapes ``a`` (float64, small)
+    and the window lower ≤ l ≤ upper of Temme's expansion in l = log(z/a'), a' = a + m.
+
+    Shifted shapes evaluate P-side sums, which cancel where Q = 1 − P is small (relative
+    error about 1e-16/Q): their window also ends where Q falls to about 3e-6; beyond, the
+    continued fraction of Q. Without shifted shapes the bounds are numbers.
+    """
+    steps = max(0, math.ceil(_A_TEMME - float(a.amin())))
+    shift = torch.clamp_(torch.ceil(_A_TEMME - a), min=0.0)
     log_a_up = torch.log(a + shift)
-    # Shifted shapes evaluate P-side sums, which cancel where Q = 1 − P is small (relative
-    # error about 1e-16/Q): their window also ends where Q falls to about 3e-6; beyond, the
-    # continued fraction of Q.
-    lower = torch.where(shift > 0, -_L_SHIFTED[0], -_L_TEMME)
-    upper = torch.where(
-        shift > 0, torch.clamp(_log_tail_point(a) - log_a_up, max=_L_SHIFTED[1]), _L_TEMME
-    )
-    lr = lx - log_a_up
-    low, high = torch.aminmax(lr) if lr.numel() else (lr.new_zeros(()), lr.new_zeros(()))
-    if float(low) >= float(lower.amax()) and float(high) <= float(upper.amin()):  # no masks
-        return _shifted_temme_grad(a, shift, lr, tol)
-    below = lr < lower
-    far = lr > upper
+    if not steps:
+        return shift, 0, log_a_up, -_L_TEMME, _L_TEMME
+    shifted = shift > 0
+    tail = torch.clamp_(_log_tail_point(a) - log_a_up, max=_L_SHIFTED[1])
+    lower = torch.where(shifted, -_L_SHIFTED[0], -_L_TEMME)
+    return shift, steps, log_a_up, lower, torch.where(shifted, tail, _L_TEMME)
+
+
+def _grad_broadcast(a: Tensor, lx: Tensor, tol: float) -> Tensor:
+    """:func:`log_gamma_alpha_grad` in float64 for many shapes ``a`` (compacted, broadcasting
+    to ``lx``, float64, not modified): the coefficients broadcast, each region's method is
+    evaluated on the whole tensor and merged. A new tensor."""
+    shape = lx.shape
+    a_min = float(a.amin())
+    shift, steps, log_a_up, lower, upper = _window(a)
+    bounds = torch.tensor((-_L_TEMME, _L_TEMME), dtype=torch.float64, device=a.device)
+    lower_t = bounds[0] if isinstance(lower, float) else lower
+    upper_t = bounds[1] if isinstance(upper, float) else upper
+    a_up_min, lower_min, upper_max = torch.stack(
+        ((a + shift).amin(), lower_t.amin(), upper_t.amax())
+    ).tolist()
+    out = torch.empty(shape, dtype=torch.float64, device=a.device)
+    lr, scratch, acc = torch.empty((3, *shape), dtype=torch.float64, device=a.device).unbind(0)
+    torch.sub(lx, log_a_up, out=lr)
+    low, high = (float(v) for v in torch.aminmax(lr))
+    below = lr < lower_t
+    far = lr > upper_t
     any_below, any_far = bool(below.any()), bool(far.any())
-    if bool((below | far).all()):
-        out = torch.empty(shape, dtype=torch.float64, device=a.device)
-    else:  # Temme everywhere (clamped into the window); the other regions overwrite their entries
-        torch.minimum(torch.maximum(lr, lower, out=lr), upper, out=lr)
-        out = _shifted_temme_grad(a, shift, lr, tol)
-    if any_below and a.numel() == 1:  # one shape: the series on its own entries only
-        idx = below.reshape(-1).nonzero().squeeze(1)
-        part = lx.reshape(-1)[idx]
-        x_max = math.exp(float(part.amax()))
-        out.view(-1)[idx] = _fixed_series_grad(a.reshape(1), part, x_max, tol)
-    elif any_below:  # several shapes: on the whole tensor (coefficients broadcast), then merged
+    if not bool((below | far).all()):
+        # Temme everywhere (clamped into the window); the other regions overwrite their entries
+        torch.minimum(torch.maximum(lr, lower_t, out=lr), upper_t, out=lr)
+        span = max(-max(low, lower_min), min(high, upper_max))
+        temme = _temme_polynomial(a + shift, _temme_degree(a_up_min, span, tol))
+        _horner(temme, lr, out=out)
+        if steps:
+            coefficients, log_poch = _shift_polynomial(a, shift, steps)
+            _shift_down(out, lr, log_a_up, (coefficients, log_poch, shift), scratch, acc)
+    if any_below:  # the series on the whole tensor, then merged
         x_max = math.exp(float(torch.where(below, lx, -math.inf).amax()))
-        torch.minimum(lx, log_a_up + lower, out=lr)
-        out = torch.where(below, _fixed_series_grad(a, lr, x_max, tol), out)
+        torch.minimum(lx, log_a_up + lower_t, out=lr)
+        series = _series(_series_polynomial(a, _series_terms(x_max, a_min, tol)), lr, a.digamma())
+        out = torch.where(below, series, out)
     if any_far:
         idx_far = far.nonzero(as_tuple=True)
         out[idx_far] = _fraction_grad(a.expand(shape)[idx_far], lx[idx_far], tol)
@@ -620,8 +897,9 @@ class ImplicitLogGamma(torch.autograd.Function):
         alpha, log_x = ctx.saved_tensors
         if not ctx.needs_input_grad[0]:
             return None, None
+        # a new tensor, so it can be multiplied in place
         d_log_z = log_gamma_alpha_grad(alpha, log_x).to(grad_output.dtype)
-        return grad_output * d_log_z, None
+        return d_log_z.mul_(grad_output), None
 
 
 def implicit_log_gamma(alpha: Tensor, log_x: Tensor) -> Tensor:
@@ -668,6 +946,9 @@ def gamma_path(log_x: Tensor, p: Params) -> Tensor:
 def _gamma_log_density(z: Tensor, concentration: Tensor, rate: Tensor) -> Tensor:
     """Gamma log-density for checked parameters: −inf for z < 0; at z = 0 as scipy
     ((α − 1) log z with 0 · log 0 = 0: +inf, log β or −inf for α below, at or above 1)."""
+    if strictly_inside(z, 0.0, math.inf):  # the common case: no clamp, no mask, no xlogy
+        constant = concentration * rate.log() - torch.lgamma(concentration)
+        return torch.addcmul(constant, concentration - 1, z.log()).sub_(rate * z)
     zs = z.clamp(min=0)
     log_density = (
         concentration * rate.log()

