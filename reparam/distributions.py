@@ -335,12 +335,11 @@ class _DrawingFrom:
         generator = self._generator
         if generator is None:
             return
-        if generator.device.type == "cpu" and not torch.cuda.is_initialized():
-            # the common case, decided without looking for the parameters' device: without
-            # CUDA, the draws are on the CPU
+        device = _parameter_device(self._target) or generator.device
+        if device.type == "cpu" and generator.device.type == "cpu":
+            # the common case, without the device bookkeeping below
             default, swap = torch.default_generator, True
         else:
-            device = _parameter_device(self._target) or generator.device
             default, swap = _default_generator(device), _same_device(device, generator.device)
         self._default, self._saved, self._swap = default, default.get_state(), swap
         if swap:

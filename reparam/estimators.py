@@ -68,6 +68,7 @@ from reparam._validation import (
     check_generator,
     check_instance,
     check_num_samples,
+    common_dtype,
 )
 from reparam.distributions import (
     ReparamDistribution,
@@ -342,9 +343,12 @@ def _sample_base(
 ) -> Tensor:
     """``distribution.sample_base``, with the Gaussian's batch shape not recomputed."""
     if type(distribution) is NormalReparameterization:
-        like = params["loc"]
+        loc, scale = params["loc"], params["scale"]
+        # in the promoted dtype, as NORMAL.sample_base draws (float32 loc, float64 scale:
+        # float64 noise)
+        dtype = loc.dtype if loc.dtype == scale.dtype else common_dtype(loc, scale)
         return standard_normal(
-            (num_samples, *batch_shape), generator=generator, dtype=like.dtype, device=like.device
+            (num_samples, *batch_shape), generator=generator, dtype=dtype, device=loc.device
         )
     return distribution.sample_base(num_samples, params, generator)
 
@@ -556,11 +560,14 @@ def score_function_gradient(
         check_count(n, "num_samples", 2, context="for baseline='optimal'")
         optimal = True
     elif baseline is not None:
-        like = next(v for v in target.values.values() if isinstance(v, Tensor))
+        tensors = [v for v in target.values.values() if isinstance(v, Tensor)]
+        # a number in the parameters' promoted dtype (no float32 rounding of a
+        # baseline used in float64 arithmetic); each term casts it to its score's
+        like = tensors[0].new_empty((), dtype=common_dtype(*tensors))
         given = as_tensor(baseline, "baseline", like=like)
         constant = check_finite(given, "baseline")
         check_broadcasts_to(constant.shape, "baseline", batch_shape)
-        constant = constant.detach().to(like.dtype)
+        constant = constant.detach().to(like.device)
         missing = len(batch_shape) - constant.dim()
         constant = constant.reshape((*([1] * missing), *constant.shape))
 
@@ -594,7 +601,7 @@ def score_function_gradient(
             b = torch.where(safe, ratio, 0.0)
             per_entry = (f_b - b) * score
         elif constant is not None:
-            b = constant.reshape(1, *constant.shape, *trailing)
+            b = constant.to(score.dtype).reshape(1, *constant.shape, *trailing)
             per_entry = (f_b - b) * score
         else:
             per_entry = f_b * score

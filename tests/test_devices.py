@@ -8,7 +8,7 @@ same calls also run with CUDA inputs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import torch
@@ -91,7 +91,16 @@ def test_estimators_surrogates_and_control_variates_follow_inputs(
     assert corrected.device.type == strict_device.type
 
 
-def test_measure_valued_mixed_precision_promotes() -> None:
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        estimators.measure_valued_gradient,
+        estimators.pathwise_gradient,
+        estimators.score_function_gradient,
+    ],
+    ids=lambda f: f.__name__,
+)
+def test_mixed_precision_promotes(estimator: Callable[..., dict[str, torch.Tensor]]) -> None:
     """float32 loc with float64 scale: noise in float64, each gradient in its parameter's dtype.
 
     The scale gradient must then equal the all-float64 run at the same (float32-representable)
@@ -99,14 +108,14 @@ def test_measure_valued_mixed_precision_promotes() -> None:
     """
     loc32 = torch.tensor([0.3, -0.7], dtype=torch.float32)
     scale64 = torch.tensor([1.1, 0.6], dtype=torch.float64)
-    mixed = estimators.measure_valued_gradient(
+    mixed = estimator(
         torch.cos,
         reparam.NORMAL,
         {"loc": loc32, "scale": scale64},
         16,
         generator=torch.Generator().manual_seed(3),
     )
-    wide = estimators.measure_valued_gradient(
+    wide = estimator(
         torch.cos,
         reparam.NORMAL,
         {"loc": loc32.double(), "scale": scale64},
@@ -116,3 +125,47 @@ def test_measure_valued_mixed_precision_promotes() -> None:
     assert mixed["loc"].dtype == torch.float32 and mixed["scale"].dtype == torch.float64
     torch.testing.assert_close(mixed["scale"], wide["scale"], rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(mixed["loc"], wide["loc"].float())
+
+
+def test_score_function_constant_baseline_in_each_parameters_dtype() -> None:
+    """float32 loc with float64 scale and baseline 0.1: the float64 scale term must subtract
+    0.1 itself, not 0.1 rounded to float32 (which it would take from the first parameter).
+
+    With the cost f ≡ 0.1 every draw's f − b is exactly zero in each parameter's own dtype, so
+    both gradients are exactly zero; a float32-rounded b leaves 1.5e-9 · score in the scale's.
+    """
+    params = {
+        "loc": torch.tensor([0.3, -0.7], dtype=torch.float32),
+        "scale": torch.tensor([1.1, 0.6], dtype=torch.float64),
+    }
+    grads = estimators.score_function_gradient(
+        lambda z: torch.full_like(z, 0.1),
+        reparam.NORMAL,
+        params,
+        8,
+        generator=torch.Generator().manual_seed(0),
+        baseline=0.1,
+    )
+    assert grads["loc"].dtype == torch.float32 and grads["scale"].dtype == torch.float64
+    assert torch.count_nonzero(grads["loc"]) == 0
+    assert torch.count_nonzero(grads["scale"]) == 0
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [estimators.pathwise_gradient, estimators.score_function_gradient, pathwise_surrogate],
+    ids=lambda f: f.__name__,
+)
+def test_torch_draws_on_an_unsupported_device_with_a_generator_raise(
+    estimator: Callable[..., object],
+) -> None:
+    """A torch distribution whose parameters are on neither the CPU nor CUDA (``meta`` stands
+    in for MPS or XPU here) draws from that device's own default generator, which cannot be
+    redirected: a CPU generator must raise, not be silently ignored; without one it draws."""
+    meta = torch.device("meta")
+    normal = torch.distributions.Normal(
+        torch.zeros(2, device=meta), torch.ones(2, device=meta), validate_args=False
+    )
+    with pytest.raises(ValueError, match=r"generator must be None .* on device meta"):
+        estimator(torch.cos, normal, None, 4, generator=torch.Generator().manual_seed(0))
+    estimator(torch.cos, normal, None, 4)  # no generator: torch's own draws on that device

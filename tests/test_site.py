@@ -16,6 +16,7 @@ import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urljoin, urlparse
 
 import pytest
@@ -128,81 +129,9 @@ def server(site: Path) -> Iterator[str]:
         yield url
 
 
-# Waits for MathJax (if the page loads it) to finish typesetting, then reports what a reader sees.
-INSPECT_PAGE = """
-async () => {
-  if (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise) {
-    await window.MathJax.startup.promise;
-  }
-  const math = Array.from(document.querySelectorAll('.math'));
-  const untypeset = math.filter(el => !el.querySelector('mjx-container'))
-                        .map(el => el.textContent.slice(0, 60));
-  const errors = Array.from(document.querySelectorAll('mjx-merror'))
-                      .map(el => el.getAttribute('data-mjx-error') || el.textContent);
-  const text = document.body.innerText;
-  const raw = (text.match(/\\\\\\(|\\\\\\[/g) || []).length;
-  const noAlt = Array.from(document.images).filter(i => !i.alt || !i.alt.trim()).map(i => i.src);
-  const broken = Array.from(document.images).filter(i => i.complete && i.naturalWidth === 0)
-                      .map(i => i.src);
-  return {math: math.length, untypeset, errors, raw, noAlt, broken};
-}
-"""
-
-
-def test_pages_in_headless_chromium(site: Path, server: str) -> None:
-    chromium = require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    host = urlparse(server).netloc
-    foreign: list[str] = []
-    console_errors: list[str] = []
-    problems: list[str] = []
-    typeset_pages = 0
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        context = browser.new_context()
-
-        def guard(route, request):  # type: ignore[no-untyped-def]
-            # Anything not served by our own server is recorded and refused.
-            if urlparse(request.url).netloc == host or request.url.startswith("data:"):
-                route.continue_()
-            else:
-                foreign.append(request.url)
-                route.abort()
-
-        context.route("**/*", guard)
-        page = context.new_page()
-        page.on(
-            "console",
-            lambda msg: (
-                console_errors.append(f"{page.url}: {msg.text}") if msg.type == "error" else None
-            ),
-        )
-        page.on("pageerror", lambda error: console_errors.append(f"{page.url}: {error}"))
-        for path in html_pages(site):
-            if redirect_target(path) is not None:
-                continue  # a meta refresh; checked by test_redirects_resolve
-            url = urljoin(server, path.relative_to(site).as_posix())
-            response = page.goto(url, wait_until="load")
-            assert response is not None and response.ok, f"{url}: HTTP error"
-            report = page.evaluate(INSPECT_PAGE)
-            name = path.relative_to(site).as_posix()
-            if report["untypeset"]:
-                problems.append(f"{name}: math not typeset: {report['untypeset'][:3]}")
-            if report["errors"]:
-                problems.append(f"{name}: MathJax errors: {report['errors'][:3]}")
-            if report["raw"]:
-                problems.append(f"{name}: {report['raw']} raw \\( or \\[ delimiters left")
-            if report["noAlt"]:
-                problems.append(f"{name}: images without alt text: {report['noAlt'][:3]}")
-            if report["broken"]:
-                problems.append(f"{name}: images that failed to load: {report['broken'][:3]}")
-            typeset_pages += report["math"] > 0
-        browser.close()
-    assert not foreign, "requests to other hosts:\n" + "\n".join(sorted(set(foreign))[:20])
-    assert not console_errors, "console errors:\n" + "\n".join(console_errors[:20])
-    assert not problems, "\n".join(problems[:40])
-    assert typeset_pages >= 2, "expected typeset mathematics on the chapter pages"
+# The browser checks of every page (requests to other hosts, console errors, untypeset math,
+# broken images, and what a reader trips over) run once per page and width in the reader-view
+# pass below: one load of each page serves them all.
 
 
 # --- what the reader sees (issue #11) --------------------------------------------------
@@ -253,6 +182,67 @@ def test_reader_view(views: list[rv.PageResult], check: str) -> None:
     )
 
 
+def test_chapters_have_typeset_mathematics(views: list[rv.PageResult]) -> None:
+    """Math was found on chapter pages (so the "math" check had something to check)."""
+    typeset = {view.page for view in views if view.math > 0}
+    assert len(typeset) >= 5, f"expected typeset mathematics on the chapters, found {typeset}"
+
+
+DEFECTS = (
+    r"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Defects</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<script src="https://cdn.example.org/analytics.js"></script>
+<script>console.error("boom from the page");</script>
+</head><body><main>
+<h1>Defects</h1>
+<p>A reader would trip over raw $x^2 + y$ here.</p>
+<div class="math notranslate nohighlight">\[ \int_0^1 x \, dx \]</div>
+<figure><img src="missing.png" alt="a figure that is not there">
+<figcaption><span class="caption-number">Figure 1 </span><span class="caption-text">Gone.</span>
+</figcaption></figure>
+<p>Read <a href="file:///home/someone/book/reparam/estimators.py">/home/someone/x.py</a>.</p>
+<div class="highlight"><pre>"""
+    + "x = 1  # "
+    + "a" * 300
+    + """</pre></div>
+<p style="white-space: nowrap">"""
+    + "wide " * 120
+    + """</p>
+</main></body></html>
+"""
+)
+
+
+def test_reader_view_finds_what_a_reader_trips_over(tmp_path: Path) -> None:
+    """The checks can fail: a page with one defect of each kind, at both widths."""
+    chromium = require_chromium()
+    (tmp_path / "defects.html").write_text(DEFECTS, encoding="utf-8")
+    views = rv.inspect_site(tmp_path, chromium, pages=["defects.html"])
+    found = {(f.check, f.width) for view in views for f in view.findings}
+    desktop, phone = rv.WIDTHS["desktop"], rv.WIDTHS["phone"]
+    for width in (desktop, phone):
+        for check in ("foreign_request", "console_error", "math", "broken_image", "unrendered"):
+            assert (check, width) in found, (check, width, sorted(found))
+    assert ("wide_code", desktop) in found
+    assert ("phone_overflow", phone) in found
+    assert ("machine_text", desktop) in found
+    assert all(view.math == 1 for view in views)
+
+
+def test_api_contrast_sample_holds_every_kind_of_entry(site: Path) -> None:
+    """The reader-view pass checks colour contrast on one module of the API reference
+    (tools/reader_view.py, RUN_AXE): it must show every kind of entry the page has."""
+    soup = BeautifulSoup((site / "book" / "api.html").read_text(encoding="utf-8"), "html.parser")
+
+    def kinds(root: Any) -> set[str]:
+        return {" ".join(dl["class"]) for dl in root.select("dl.py")}
+
+    sample = soup.find(id="module-reparam.reparameterization")
+    assert sample is not None, "the contrast sample of the API reference is gone"
+    assert kinds(sample) == kinds(soup), f"the sample lacks {kinds(soup) - kinds(sample)}"
+
+
 def test_every_page_was_viewed(site: Path, views: list[rv.PageResult]) -> None:
     viewed = {(view.page, view.width) for view in views}
     for docname in rv.toc_docnames():
@@ -293,12 +283,30 @@ def test_pdf_edition(site: Path) -> None:
         assert item.title is not None and page_number is not None, f"bad bookmark {item!r}"
         bookmarks[item.title] = page_number
     normalize = " ".join
+    import yaml
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    left_out = set(config["sphinx"]["config"]["pdf_edition_exclude"])
+    assert left_out <= set(rv.toc_docnames())
     for docname, title in chapter_titles(site).items():
+        if docname in left_out:
+            assert title not in bookmarks, f"{docname} is left out of the PDF, but bookmarked"
+            continue
         assert title in bookmarks, f"no bookmark for {docname} ({title!r}): {list(bookmarks)}"
         first_page = reader.pages[bookmarks[title]].extract_text()
         assert normalize(title.split()) in normalize(first_page.split()), (
             f"{docname}: {title!r} not on page {bookmarks[title] + 1}"
         )
+    # Every link leads somewhere from the PDF: inside it, or to a web address; none to the
+    # server that printed it (a link to a page or file the PDF does not hold).
+    local = [
+        str(action["/URI"])
+        for page in reader.pages
+        for annotation in page.get("/Annots") or []
+        if (action := annotation.get_object().get("/A")) is not None and "/URI" in action
+        if urlparse(str(action["/URI"])).hostname in (None, "127.0.0.1", "localhost")
+    ]
+    assert not local, f"{len(local)} links to the printing server, e.g. {local[:3]}"
     front = BeautifulSoup((site / "book" / "index.html").read_text(encoding="utf-8"), "html.parser")
     links = [a["href"] for a in front.select("a.pdf-edition")]
     assert links, "the front page does not link to the PDF edition"

@@ -833,7 +833,9 @@ def test_train_vaes_names_the_run_that_diverged() -> None:
     healthy, broken = _small(90), _small(91)
     with torch.no_grad():
         broken.decoder_parameters()[-1][0] = math.nan  # run 1's ELBO is NaN from the start
-    message = r"^training diverged: the objective of run 1 \(score_function\) is nan after "
+    message = (
+        r"^training diverged: the objective of run 1 \(score_function\) is nan in training step 1;"
+    )
     with pytest.raises(FloatingPointError, match=message):
         vae.train_vaes(
             [healthy, broken],
@@ -843,7 +845,10 @@ def test_train_vaes_names_the_run_that_diverged() -> None:
             generator=_gen(),
         )
     # with held-out data, the evaluation before the first step finds it first
-    message = r"^training diverged: the held-out ELBO of run 1 \(score_function\) is nan"
+    message = (
+        r"^training diverged: the held-out ELBO of run 1 \(score_function\) is nan "
+        r"after 0 training steps;"
+    )
     with pytest.raises(FloatingPointError, match=message):
         vae.train_vaes(
             [healthy, broken],

@@ -97,6 +97,10 @@ CHECKS: dict[str, str] = {
     "bold_glue": "glued numbers in bold",
     "axe": "axe-core WCAG 2.1 AA violations",
     "weight": f"chapter heavier than {WEIGHT_BUDGET / 1e6:.0f} MB on a cold load",
+    "math": "mathematics not typeset (left as source, raw \\( or \\[, MathJax errors)",
+    "broken_image": "images that failed to load",
+    "foreign_request": "requests to any host but the site's own (refused)",
+    "console_error": "errors in the browser console",
 }
 
 
@@ -128,6 +132,8 @@ class PageResult:
     requests: int = 0
     overflow_px: int = 0
     axe_rules: Counter[str] = field(default_factory=Counter)
+    #: Elements holding mathematics (``.math``) on the page.
+    math: int = 0
 
     def count(self, check: str) -> int:
         return sum(f.check == check for f in self.findings)
@@ -249,7 +255,8 @@ async ({desktop}) => {
   };
   const visible = el => el && el.checkVisibility({visibilityProperty: true});
   const out = {text: [], equations: [], overflow: 0, offenders: [], wideCode: [],
-               figures: [], glue: [], clippedText: []};
+               figures: [], glue: [], clippedText: [], math: 0, untypeset: [],
+               mathErrors: [], rawDelimiters: 0, brokenImages: []};
 
   // 1. Visible text, grouped by block, outside typeset math, scripts and source listings.
   const SKIP = 'mjx-container, script, style, noscript, textarea, template, .cell_input';
@@ -385,6 +392,18 @@ async ({desktop}) => {
                             shown: el.clientWidth, needed: el.scrollWidth});
     }
   }
+
+  // 8. Mathematics left untypeset or typeset as an error; images that did not load.
+  const math = Array.from(document.querySelectorAll('.math'));
+  out.math = math.length;
+  out.untypeset = math.filter(el => !el.querySelector('mjx-container'))
+                      .map(el => clip(el.textContent, 80));
+  out.mathErrors = Array.from(document.querySelectorAll('mjx-merror'))
+                        .map(el => clip(el.getAttribute('data-mjx-error') || el.textContent, 80));
+  out.rawDelimiters = (document.body.innerText.match(/\\\(|\\\[/g) || []).length;
+  out.brokenImages = Array.from(document.images)
+    .filter(img => img.complete && img.naturalWidth === 0)
+    .map(img => new URL(img.src, location.href).pathname);
   return out;
 }
 """
@@ -394,7 +413,13 @@ async ({tags, extra, contrast}) => {
   const rules = {};
   for (const id of extra) rules[id] = {enabled: true};
   rules['color-contrast'] = {enabled: false};
-  const result = await axe.run(document, {
+  // At the phone width (contrast false) the rules run on everything whose markup or styling
+  // can differ with the width. Typeset math is MathJax's markup at every width (thousands of
+  // glyph elements per chapter), and link colours do not depend on the width: the desktop
+  // pass checks both, and the phone pass skips them (a third of axe's time).
+  if (!contrast) rules['link-in-text-block'] = {enabled: false};
+  const scope = contrast ? document : {include: [document], exclude: [['mjx-container']]};
+  const result = await axe.run(scope, {
     runOnly: {type: 'tag', values: tags}, rules, resultTypes: ['violations']});
   if (contrast) {
     // Colour contrast, by far the slowest rule, skips typeset math and highlighted code:
@@ -402,13 +427,17 @@ async ({tags, extra, contrast}) => {
     // per chapter), which the rule checks where that text is not math, and the code colours
     // are the Pygments style's, checked once for every token colour by
     // tests/test_site.py::test_code_colours_have_contrast.
-    // The API reference repeats a handful of autodoc styles thousands of times; its first
-    // four modules hold every kind of entry (functions, classes, dataclass fields,
-    // properties, methods, data), so the rule reads those and skips the rest.
+    // The API reference repeats a handful of autodoc styles thousands of times (the rule
+    // takes 40 s over all of it): one module holds every kind of entry (classes, methods,
+    // properties, functions, data), so the rule reads that module, the page's title and its
+    // introduction (the page's frame is every chapter's, checked there).
     const exclude = [['mjx-container'], ['div.highlight']];
     const modules = [...document.querySelectorAll('section[id^="module-reparam."]')];
-    for (const section of modules.slice(4)) exclude.push(['#' + CSS.escape(section.id)]);
-    const more = await axe.run({include: [document], exclude}, {
+    const sample = modules.find(m => m.id === 'module-reparam.reparameterization');
+    const scope = sample ? {
+      include: [sample, ...sample.parentElement.querySelectorAll(':scope > h1, :scope > p')],
+      exclude} : {include: [document], exclude};
+    const more = await axe.run(scope, {
       runOnly: {type: 'rule', values: ['color-contrast']}, resultTypes: ['violations']});
     result.violations.push(...more.violations);
   }
@@ -468,33 +497,50 @@ def inspect(
     width_name: str,
     screenshots: Path | None = None,
     axe: bool = True,
+    context: Any = None,
 ) -> PageResult:
-    """Open one page on a cold cache at one width and run every check."""
+    """Open one page at one width and run every check.
+
+    Without ``context`` the page opens in a context of its own, on a cold cache (what the
+    weight check measures); a ``context`` from :func:`new_context` is reused, cache and all.
+    """
     from axe_playwright_python.base import AXE_SCRIPT
 
     width = WIDTHS[width_name]
     desktop = width_name == "desktop"
     result = PageResult(page_name, width)
     host = urlparse(base_url).netloc
-    context = browser.new_context(viewport={"width": width, "height": HEIGHTS[width_name]})
+    own_context = context is None
+    if own_context:
+        context = new_context(browser, width_name, host)
     sizes: list[int] = []
     requests: list[str] = []
+    found = result.findings
 
     def finished(request: Any) -> None:
         requests.append(request.url)
         with contextlib.suppress(Exception):
             sizes.append(max(0, request.sizes()["responseBodySize"]))
 
-    def guard(route: Any, request: Any) -> None:
-        if urlparse(request.url).netloc == host or request.url.startswith("data:"):
-            route.continue_()
-        else:
-            route.abort()
+    def failed(request: Any) -> None:
+        requests.append(request.url)
+        if not is_own(request.url, host):  # refused by new_context's guard
+            found.append(Finding("foreign_request", page_name, width, clip(request.url, 120)))
 
-    context.route("**/*", guard)
+    def console(message: Any) -> None:
+        if message.type == "error":
+            found.append(Finding("console_error", page_name, width, clip(message.text, 160)))
+
     page = context.new_page()
     page.on("requestfinished", finished)
-    page.on("requestfailed", lambda request: requests.append(request.url))
+    page.on("requestfailed", failed)
+    page.on("console", console)
+    page.on(
+        "pageerror",
+        lambda error: found.append(
+            Finding("console_error", page_name, width, clip(str(error), 160), "uncaught")
+        ),
+    )
     try:
         response = page.goto(urljoin(base_url, page_name), wait_until="load")
         if response is None or not response.ok:
@@ -511,8 +557,17 @@ def inspect(
             page.screenshot(path=str(screenshots / f"{stem}-{width}.png"), full_page=True)
         page.evaluate(UNFOLD)
         report = page.evaluate(INSPECT, {"desktop": desktop})
-        found = result.findings
         found += text_findings(page_name, width, report["text"])
+        result.math = int(report["math"])
+        for source in report["untypeset"]:
+            found.append(Finding("math", page_name, width, source, "not typeset"))
+        for error in report["mathErrors"]:
+            found.append(Finding("math", page_name, width, error, "MathJax error"))
+        if report["rawDelimiters"]:
+            count = report["rawDelimiters"]
+            found.append(Finding("math", page_name, width, f"{count} raw \\( or \\[", "left"))
+        for source in report["brokenImages"]:
+            found.append(Finding("broken_image", page_name, width, source))
         for eq in report["equations"]:
             what = f"{eq['over']} px too wide" if eq["over"] > 1 else "overflows"
             if eq["covered"]:
@@ -599,6 +654,9 @@ def inspect(
                 )
             )
         if axe:
+            # What a reader's console shows ends here: axe fetches the style sheets itself
+            # (its CSSOM preload, which resolves the theme's @import against the site root)
+            page.remove_listener("console", console)
             page.evaluate(AXE_SCRIPT)
             # Colour contrast (by far the slowest rule) does not depend on the width.
             violations = page.evaluate(
@@ -627,8 +685,27 @@ def inspect(
                 )
             )
     finally:
-        context.close()
+        page.close()
+        if own_context:
+            context.close()
     return result
+
+
+def is_own(url: str, host: str) -> bool:
+    """Whether a request goes to the site's own server (or is inline data)."""
+    return url.startswith("data:") or urlparse(url).netloc == host
+
+
+def new_context(browser: Any, width_name: str, host: str) -> Any:
+    """A browser context at one width that refuses every request to another host."""
+    context = browser.new_context(
+        viewport={"width": WIDTHS[width_name], "height": HEIGHTS[width_name]}
+    )
+    context.route(
+        "**/*",
+        lambda route, request: route.continue_() if is_own(request.url, host) else route.abort(),
+    )
+    return context
 
 
 def figure_text_px(site: Path, figure: dict[str, Any]) -> float | None:
@@ -683,11 +760,24 @@ def inspect_site(
             return sorted(found, key=lambda r: (order[r.page], r.width != WIDTHS[widths[0]]))
         playwright = stack.enter_context(sync_playwright())
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        host = urlparse(base_url).netloc
+        # Desktop views load cold, each in a context of its own (the weight check); the other
+        # widths share one context, whose cache makes a page load about twice as fast.
+        shared = {w: new_context(browser, w, host) for w in widths if w != "desktop"}
         try:
             for page_name in pages:
                 for width_name in widths:
                     results.append(
-                        inspect(browser, base_url, site, page_name, width_name, screenshots, axe)
+                        inspect(
+                            browser,
+                            base_url,
+                            site,
+                            page_name,
+                            width_name,
+                            screenshots,
+                            axe,
+                            context=shared.get(width_name),
+                        )
                     )
         finally:
             browser.close()

@@ -2,7 +2,8 @@
 
 At the end of every HTML build this extension serves the site on 127.0.0.1, opens the front
 page in headless Chromium (Debian's ``chromium``, driven by Playwright; nothing is
-downloaded), replaces its text by every page of the table of contents in reading order, lets
+downloaded), replaces its text by every page of the table of contents in reading order (but
+those that ``pdf_edition_exclude`` names, whose links in the PDF become plain text), lets
 MathJax typeset the whole, and prints it (A4) to ``<html output>/book.pdf``, which the front
 page links to through the ``{pdf-edition}`` role. The pages keep the site's numbering of
 chapters, sections, equations and figures, and their cross-references become links inside the
@@ -76,7 +77,12 @@ async ({pages}) => {
       if (/^[a-z]+:/i.test(href)) continue;
       const [path, fragment] = href.split('#');
       const target = path ? path.split('/').pop() : page;
-      if (path && (path.includes('/') || !pages.includes(target))) continue;
+      if (path && (path.includes('/') || !pages.includes(target))) {
+        // A page or file the PDF does not hold (the API reference, a download): a relative
+        // link would lead nowhere from a PDF, so the text stays and the link goes.
+        a.removeAttribute('href');
+        continue;
+      }
       a.setAttribute('href', '#' + slug(target) + '--' + (fragment || 'top'));
     }
     const chapter = document.createElement('section');
@@ -299,7 +305,8 @@ def reading_order(app: Sphinx) -> list[str]:
             visit(child)
 
     visit(app.config.root_doc)
-    return [d for d in order if d in app.env.all_docs]
+    left_out = set(app.config.pdf_edition_exclude)
+    return [d for d in order if d in app.env.all_docs and d not in left_out]
 
 
 def _decide(app: Sphinx, config: Config) -> None:
@@ -346,6 +353,8 @@ def _print_after_build(app: Sphinx, exception: Exception | None) -> None:
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("pdf_edition", True, "env", [bool])
     app.add_config_value("pdf_edition_active", False, "env", [bool])
+    # Documents the PDF leaves out (read on the site): their links in the PDF become text.
+    app.add_config_value("pdf_edition_exclude", [], "env", [list])
     app.connect("config-inited", _decide)
     app.add_role("pdf-edition", pdf_edition_role)
     # After the other build-finished handlers: MathJax and the icon font must be in place.

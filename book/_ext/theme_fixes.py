@@ -48,6 +48,8 @@ ICON_FONT = Path("_static") / "vendor" / "fontawesome" / "webfonts" / "fa-solid-
 ICON_SUBSET = Path("_static") / "icons-solid-subset.woff"
 THEME_CSS = Path("_static") / "styles" / "pydata-sphinx-theme.css"
 ICON_CLASS = re.compile(r"\bfa-([a-z0-9-]+)")
+#: Below this many pixels a figure's RGB encoding may beat its palette (see optimize_png).
+SMALL_FIGURE_PIXELS = 600_000
 CSS_RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
 CSS_ESCAPE = re.compile(r"\\([0-9a-fA-F]{4,5})")
 ICON_SELECTOR = re.compile(r"\.fa-([a-z0-9-]+):(?:before|after)")
@@ -234,10 +236,12 @@ def optimize_png(path: Path) -> int:
         )
         if opaque:
             image = image.convert("RGB")
-        candidates = [image]
         palette = _palette_version(image) if opaque else None
-        if palette is not None:
-            candidates.append(palette)
+        # A palette is about half the size of the best RGB encoding, except for the smallest
+        # figures (a row of panels, a legend): only those try both.
+        candidates = [image] if palette is None else [palette]
+        if palette is not None and image.width * image.height < SMALL_FIGURE_PIXELS:
+            candidates.append(image)
         best = None
         for candidate in candidates:
             buffer = io.BytesIO()

@@ -878,9 +878,15 @@ def train_vaes(
         numbers = torch.cat(per_run).tolist()
         for run, number in zip(order, numbers, strict=True):
             if not math.isfinite(number):
+                done = len(values[run])  # the training steps recorded for this run
+                when = (
+                    f"in training step {done + 1}"
+                    if into is values
+                    else f"after {done} training step{'' if done == 1 else 's'}"
+                )
                 raise FloatingPointError(
                     f"training diverged: the {what} of run {run} "
-                    f"({encoder_gradients[run]}) is {number} after {len(values[0])} steps; "
+                    f"({encoder_gradients[run]}) is {number} {when}; "
                     "lower the learning rate or check the model"
                 )
             into[run].append(number)
