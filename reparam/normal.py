@@ -141,4 +141,9 @@ def kl_to_standard_normal(loc: Tensor, scale: Tensor) -> Tensor:
     loc, scale = promoted["loc"], promoted["scale"]
     check_finite_and_positive({"loc": loc}, {"scale": scale})
     check_broadcast(loc=loc.shape, scale=scale.shape)
+    return _kl_to_standard_normal(loc, scale)
+
+
+def _kl_to_standard_normal(loc: Tensor, scale: Tensor) -> Tensor:
+    """:func:`kl_to_standard_normal` of tensors already checked (same dtype, finite, scale > 0)."""
     return 0.5 * (loc.square() + scale.square() - 1.0 - 2.0 * scale.log()).sum(dim=-1)

@@ -65,6 +65,36 @@ def figures_fit_the_column(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     assert not problems, "figure does not fit the book's column:\n" + "\n".join(problems)
 
 
+#: Test files that start first, in this order: the site's build and browser pass, the longest
+#: chain of the run (about half of it), then the notebooks that take longest under strict nbval.
+FIRST = (
+    "tests/test_site.py",
+    "book/variational-autoencoder.ipynb",
+    "book/bayesian-logistic-regression.ipynb",
+    "book/reparameterizations-table.ipynb",
+    "book/discrete-relaxations.ipynb",
+    "book/estimator-variance.ipynb",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Longest first: the files of FIRST lead, the rest keep their order.
+
+    pytest-xdist (``--dist loadfile --no-loadscope-reorder``, in pyproject.toml) hands the files
+    to its two workers in this order, a new one to whichever finishes first. So one worker
+    builds the site and drives the browser while the other runs the long notebooks and then
+    the unit tests, instead of the build starting halfway through and the run ending on it.
+    """
+    root = Path(str(config.rootpath))
+
+    def rank(item: pytest.Item) -> int:
+        path = Path(str(item.path)).resolve()
+        name = path.relative_to(root).as_posix() if path.is_relative_to(root) else ""
+        return FIRST.index(name) if name in FIRST else len(FIRST)
+
+    items.sort(key=rank)  # stable: within a rank, the collection order
+
+
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """The book built once per test run (stored outputs, no execution), shared by every test

@@ -6,6 +6,7 @@ The oracle is scikit-learn itself (the raw arrays) and NumPy statistics.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 import numpy as np
@@ -97,6 +98,33 @@ def test_digits_match_scikit_learn(dtype: torch.dtype) -> None:
     assert 0 <= float(split.train_inputs.min()) and float(split.train_inputs.max()) <= 1
 
 
+def test_digits_arrays_are_scikit_learns_without_importing_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Read from scikit-learn's file, the arrays are load_digits's, row for row; and where
+    that file is not found, load_digits gives them."""
+    raw = datasets.load_digits()
+    pixels, labels = data._digits_arrays()
+    assert np.array_equal(pixels, raw.data) and np.array_equal(labels, raw.target)
+    assert labels.dtype == np.int64
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None)
+    pixels, labels = data._digits_arrays()
+    assert np.array_equal(pixels, raw.data) and np.array_equal(labels, raw.target)
+
+
+def test_loading_the_digits_does_not_import_scikit_learn() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch\n"
+        "from reparam.book import data\n"
+        "data.load_digits(generator=torch.Generator().manual_seed(0))\n"
+        "assert 'sklearn' not in sys.modules, 'scikit-learn was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_digits_binarized_and_reproducible() -> None:
     grey = data.load_digits(generator=_gen(5))
     binary = data.load_digits(generator=_gen(5), binarize=True)
@@ -150,5 +178,6 @@ def test_missing_scikit_learn_names_the_package(monkeypatch: pytest.MonkeyPatch)
         return real_import(name, *args)
 
     monkeypatch.setattr(importlib, "import_module", fake_import)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None)
     with pytest.raises(ImportError, match="scikit-learn"):
         data.load_digits(generator=_gen())
