@@ -23,7 +23,12 @@ from reparam.estimators import (
     score_function_gradient,
 )
 from reparam.noise import uniform
-from reparam.reparameterization import Parameter, Reparameterization, open_unit_interval
+from reparam.reparameterization import (
+    Parameter,
+    Reparameterization,
+    open_unit_interval,
+    positive,
+)
 
 Z = 5.0  # tolerance in standard errors
 LOC, SCALE = 1.0, 1.0
@@ -938,3 +943,43 @@ def test_no_first_call_of_an_estimator_imports_sympy() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "none", f"sympy imported by: {result.stdout.strip()}"
+
+
+@dataclass(frozen=True)
+class _ScaleOnlyDensity(Reparameterization):
+    """z = scale · ε, ε ~ N(0, 1), with a first parameter ``offset`` that nothing reads: its
+    score is absent (autograd returns None), the one after it is not."""
+
+    name: str = "ScaleOnlyDensity"
+    parameters: tuple[Parameter, ...] = (Parameter("offset"), Parameter("scale", positive))
+
+    def sample_base(
+        self, num_samples: int, params: Mapping[str, Tensor], generator: torch.Generator | None
+    ) -> Tensor:
+        scale = params["scale"]
+        shape = (num_samples, *scale.shape)
+        return reparam.standard_normal(shape, generator=generator, dtype=scale.dtype)
+
+    def transform(self, eps: Tensor, params: Mapping[str, Tensor]) -> Tensor:
+        return params["scale"] * eps
+
+    def log_prob(self, value: Tensor, params: Mapping[str, Tensor]) -> Tensor:
+        return torch.distributions.Normal(0.0, params["scale"]).log_prob(value)
+
+
+def test_score_function_gives_zeros_for_a_parameter_the_density_ignores() -> None:
+    """A parameter without a score gets zero gradients, and those after it still get theirs
+    (the loop over parameters must go on past it)."""
+    params = {
+        "offset": torch.tensor([0.5, -1.0], dtype=torch.float64),
+        "scale": torch.tensor([1.0, 2.0], dtype=torch.float64),
+    }
+    grads = score_function_gradient(
+        torch.square, _ScaleOnlyDensity(), params, 64, generator=torch.Generator().manual_seed(0)
+    )
+    assert set(grads) == {"offset", "scale"}
+    assert grads["offset"].shape == (64, 2) and torch.count_nonzero(grads["offset"]) == 0
+    # d/dσ E[z²] = 2σ: the estimate's mean within five of its standard errors
+    estimate = grads["scale"].mean(0)
+    error = grads["scale"].std(0) / 64**0.5
+    assert torch.all((estimate - 2 * params["scale"]).abs() < 5 * error)
