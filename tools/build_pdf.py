@@ -9,9 +9,10 @@ Usage (from the repository root)::
 Without ``--site`` the book is built into ``_build/`` from the notebooks' stored outputs (no
 execution: a minute rather than several; strict nbval keeps those outputs equal to a fresh
 run), and the build itself prints the PDF (``book/_ext/pdf_edition.py``). With ``--site`` an
-existing HTML build is printed. Either way the pages of the table of contents are printed in
-reading order into one A4 PDF, with the site's numbering of chapters, equations and figures,
-links for cross-references, a bookmark per chapter and numbered pages. Needs Chromium
+existing HTML build is printed. Either way the pages of the table of contents (but those
+``pdf_edition_exclude`` in ``_config.yml`` names) are printed in reading order into one A4
+PDF, with the site's numbering of chapters, equations and figures, links for
+cross-references, a bookmark per chapter and numbered pages. Needs Chromium
 (Debian: ``apt-get install chromium``); nothing is downloaded.
 """
 
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         pages = len(PdfReader(str(pdf)).pages)
         print(f"{pdf}: {pages} pages, {time.perf_counter() - start:.0f} s with the site build")
         return 0
-    report = pdf_edition.build_pdf(args.site, reader_view.toc_docnames(), args.output)
+    report = pdf_edition.build_pdf(args.site, reader_view.pdf_docnames(), args.output)
     print(
         f"{report.path}: {report.pages} pages, {report.chapters} chapters, "
         f"{report.seconds:.0f} s; {report.scaled} wide equations or tables set smaller"

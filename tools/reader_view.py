@@ -148,6 +148,14 @@ def toc_docnames(root: Path = ROOT) -> list[str]:
     return [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
 
 
+def pdf_docnames(root: Path = ROOT) -> list[str]:
+    """The documents of the PDF edition: the table of contents, in reading order, without
+    those ``pdf_edition_exclude`` in ``_config.yml`` names (the build prints the same)."""
+    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
+    left_out = set(config["sphinx"]["config"].get("pdf_edition_exclude", []))
+    return [docname for docname in toc_docnames(root) if docname not in left_out]
+
+
 def site_pages(site: Path) -> list[str]:
     """Every HTML page of a built site (relative paths), meta-refresh redirects excluded."""
     pages = []

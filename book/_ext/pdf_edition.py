@@ -56,6 +56,8 @@ CHROMIUM_ARGS = [
 ]
 #: Layout width of the A4 text column at 96 px per inch (210 mm - 2 x 16 mm margins).
 PRINT_WIDTH_PX = 672
+#: Height of the A4 text area at 96 px per inch (297 mm - 16 mm top - 18 mm bottom margin).
+PRINT_HEIGHT_PX = round((297 - 16 - 18) / 25.4 * 96)
 
 ASSEMBLE = r"""
 async ({pages}) => {
@@ -145,15 +147,27 @@ FIT = r"""
     fit(c, c.querySelector('mjx-math') || c);
   }
   for (const t of document.querySelectorAll('article table')) fit(t, t);
+  // The theme keeps code blocks and admonitions on one page (break-inside: avoid). One taller
+  // than a third of a page then leaves the rest of the page empty, its frame drawn there
+  // (a notebook cell's border) while its text starts on the next: such blocks may break.
+  const third = PAGE_HEIGHT_PX / 3;
+  let unblocked = 0;
+  for (const el of document.querySelectorAll(
+         'article div.highlight, article div[class*="highlight-"], article .admonition')) {
+    if (el.getBoundingClientRect().height > third) {
+      el.style.breakInside = 'auto';
+      unblocked += 1;
+    }
+  }
   const clippedCode = Array.from(document.querySelectorAll('div.highlight pre, .cell_output pre'))
     .filter(pre => pre.scrollWidth > pre.clientWidth + 1)
     .map(pre => pre.textContent.slice(0, 80));
   const wideMath = Array.from(document.querySelectorAll('mjx-container[display="true"]'))
     .filter(c => (c.querySelector('mjx-math') || c).getBoundingClientRect().width
                  > c.parentElement.clientWidth + 1).length;
-  return {scaled, clippedCode, wideMath};
+  return {scaled, clippedCode, wideMath, unblocked};
 }
-"""
+""".replace("PAGE_HEIGHT_PX", str(PRINT_HEIGHT_PX))
 
 FOOTER = (
     '<div style="font-size:8px;width:100%;text-align:center;color:#555;">'
