@@ -35,7 +35,9 @@ def main() -> int:
     print("== notebooks (fresh kernel each)", flush=True)
     failures += (
         subprocess.run(
-            [sys.executable, str(ROOT / "tools" / "run_notebooks.py")], cwd=ROOT
+            # --no-write: time them only; a benchmark never rewrites the stored notebooks
+            [sys.executable, str(ROOT / "tools" / "run_notebooks.py"), "--no-write"],
+            cwd=ROOT,
         ).returncode
         != 0
     )
