@@ -508,7 +508,10 @@ def test_training_loop_arguments_name_the_parameter() -> None:
         training.minibatches(10, 2, 3, generator=None)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"^step must be callable, got int$"):
         training.train(1, optimizer, 4, num_steps=1, batch_size=2, generator=_gen())  # type: ignore[arg-type]
-    message = r"^optimizer must be a torch.optim.Optimizer, got NoneType$"
+    message = (
+        r"^optimizer must be a torch.optim.Optimizer, reparam.book.optim.SGD or "
+        r"reparam.book.optim.Adam, got NoneType$"
+    )
     with pytest.raises(TypeError, match=message):
         training.train(lambda i: 0.0, None, 4, num_steps=1, batch_size=2, generator=_gen())  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"^evaluate must be callable, got int$"):

@@ -42,7 +42,6 @@ torch.manual_seed(0)
 target = torch.distributions.Gamma({ALPHA}, {RATE})  # p, the distribution to fit
 rate = torch.tensor({RATE})
 log_concentration = torch.zeros((), requires_grad=True)
-optimiser = torch.optim.SGD([log_concentration], lr=0.2)
 trace = []
 for step in range({STEPS}):
     params = {{"concentration": log_concentration.exp(), "rate": rate}}
@@ -52,9 +51,10 @@ for step in range({STEPS}):
         return q.log_prob(z) - target.log_prob(z)
 
     loss = kl(q.rsample(({NUM_SAMPLES},))).mean()
-    optimiser.zero_grad()
     loss.backward()
-    optimiser.step()
+    with torch.no_grad():  # a step of gradient descent
+        log_concentration -= 0.2 * log_concentration.grad
+    log_concentration.grad = None
     trace.append(log_concentration.item())
 """
 

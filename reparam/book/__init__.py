@@ -9,6 +9,7 @@ from one edition of the book to the next.
 - :mod:`reparam.book.data` — the digits and breast-cancer data sets (needs scikit-learn,
   imported only when a data set is loaded).
 - :mod:`reparam.book.training` — a seeded training loop with a progress bar.
+- :mod:`reparam.book.optim` — SGD and Adam, without importing torch's compiler.
 - :mod:`reparam.book.vae` — chapter "Variational autoencoders": a VAE and its ELBO estimators.
 - :mod:`reparam.book.logistic` — chapter "Bayesian logistic regression": the model and its
   gradient estimators.
@@ -17,7 +18,7 @@ from one edition of the book to the next.
 import importlib
 from types import ModuleType
 
-__all__ = ["data", "history", "logistic", "plotting", "training", "vae"]
+__all__ = ["data", "history", "logistic", "optim", "plotting", "training", "vae"]
 
 
 def __getattr__(name: str) -> ModuleType:

@@ -28,10 +28,10 @@ estimator's gradient into μ and ρ and whatever they were computed from:
 - ``"measure_valued"``: :func:`reparam.surrogate.measure_valued_surrogate`, coordinate by
   coordinate (:func:`measure_valued_factorized_surrogate`).
 
-:func:`fit` trains with ``torch.optim.SGD`` on these losses. The per-sample gradients that
-the chapter's variance study needs (:func:`elbo_gradient`) come from the same surrogates,
-differentiated with respect to one copy of (μ, ρ) per draw, so each estimator is written
-once.
+:func:`fit` trains with SGD (:class:`reparam.book.optim.SGD`) on these losses. The
+per-sample gradients that the chapter's variance study needs (:func:`elbo_gradient`) come
+from the same surrogates, differentiated with respect to one copy of (μ, ρ) per draw, so
+each estimator is written once.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ from reparam._validation import (
     check_values,
 )
 from reparam.book.data import DataSplit
+from reparam.book.optim import SGD
 from reparam.book.training import MovingAverage, cosine_decay, train
 from reparam.control_variates import Coefficient, apply_control_variate
 from reparam.estimators import score_function_gradient
@@ -924,7 +925,7 @@ def fit_all(
     """Train one posterior per estimator, in lockstep: :func:`fit` for several methods.
 
     The runs' parameters are rows of one ``(len(methods), D)`` tensor each for μ and ρ,
-    updated by one ``torch.optim.SGD`` with one schedule in one loop
+    updated by one :class:`reparam.book.optim.SGD` with one schedule in one loop
     (:func:`reparam.book.training.train`), with the KL term of all rows computed at once.
     Every run sees the same minibatches in the same order and draws its noise from its own
     generators, seeded as :func:`fit` seeds them from ``generator``, so each result equals
@@ -967,8 +968,7 @@ def fit_all(
         )
         for index, method in enumerate(methods)
     ]
-    optimizer = torch.optim.SGD([loc, log_scale], lr=learning_rate)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_decay(num_steps))
+    optimizer = SGD([loc, log_scale], lr=learning_rate, schedule=cosine_decay(num_steps))
     done = [0]
 
     def record() -> float:
@@ -998,7 +998,6 @@ def fit_all(
         generator=batches,
         evaluate=record,
         eval_every=record_every,
-        scheduler=scheduler,
         progress=progress,
     )
     for run in runs:
@@ -1027,8 +1026,9 @@ def fit(
     Starts from μ = 0, ρ = log σ = 0. Each step draws a minibatch of ``batch_size``
     training points, calls ``backward()`` on the estimator's surrogate of E_q[f] with
     ``num_samples`` draws of w and on the exact KL term (together,
-    :func:`negative_elbo_surrogate`), and takes a step of ``torch.optim.SGD`` with learning
-    rate ``learning_rate`` · ½(1 + cos(π t / T)) (cosine decay). The ELBO is that of the
+    :func:`negative_elbo_surrogate`), and takes a step of SGD
+    (:class:`reparam.book.optim.SGD`) with learning rate
+    ``learning_rate`` · ½(1 + cos(π t / T)) (cosine decay). The ELBO is that of the
     whole training set (the minibatch rescaled by n/B).
 
     Args:

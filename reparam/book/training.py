@@ -31,6 +31,7 @@ from reparam._validation import (
     check_real,
     check_tensor,
 )
+from reparam.book.optim import SGD, Adam
 
 __all__ = [
     "MovingAverage",
@@ -189,7 +190,9 @@ def minibatches(
 
 
 def cosine_decay(num_steps: int) -> Callable[[int], float]:
-    """The multiplier ``step -> ½ (1 + cos(π · step / num_steps))`` for ``LambdaLR``.
+    """The multiplier ``step -> ½ (1 + cos(π · step / num_steps))`` of a learning rate.
+
+    For :class:`reparam.book.optim.SGD`'s ``schedule`` or torch's ``LambdaLR``.
 
     It falls from 1 at step 0 to 0 at ``num_steps`` (the cosine decay of the learning rate
     used by Mohamed et al., 2020, section 8.3).
@@ -200,7 +203,7 @@ def cosine_decay(num_steps: int) -> Callable[[int], float]:
 
 def train(
     step: Callable[[Tensor], float],
-    optimizer: torch.optim.Optimizer,
+    optimizer: torch.optim.Optimizer | SGD | Adam,
     num_examples: int,
     *,
     num_steps: int,
@@ -221,7 +224,9 @@ def train(
 
     Args:
         step: ``indices (batch_size,) int64 -> objective value``; sets the gradients.
-        optimizer: updates the parameters from their gradients.
+        optimizer: updates the parameters from their gradients: a ``torch.optim``
+            optimiser, or :class:`reparam.book.optim.SGD` or :class:`~reparam.book.optim.Adam`
+            (the same updates without importing torch's compiler).
         num_examples: size of the training set the indices refer to.
         num_steps: number of optimisation steps.
         batch_size: examples per step.
@@ -241,7 +246,11 @@ def train(
             the message names the step.
     """
     check_callable(step, "step")
-    check_instance(optimizer, "optimizer", torch.optim.Optimizer, "a torch.optim.Optimizer")
+    # torch.optim is not touched unless the caller made a torch optimiser: importing its
+    # base class is cheap, constructing one imports torch._dynamo.
+    kinds = (SGD, Adam, torch.optim.Optimizer)
+    wanted = "a torch.optim.Optimizer, reparam.book.optim.SGD or reparam.book.optim.Adam"
+    check_instance(optimizer, "optimizer", kinds, wanted)
     if evaluate is not None:
         check_callable(evaluate, "evaluate")
     check_num_samples(eval_every, "eval_every")

@@ -52,6 +52,7 @@ from reparam._validation import (
     check_tensor,
     check_values,
 )
+from reparam.book.optim import Adam
 from reparam.book.training import MovingAverage, TrainingHistory, train
 from reparam.normal import NORMAL, _kl_to_standard_normal, kl_to_standard_normal, normal_log_prob
 from reparam.surrogate import SurrogateBaseline, pathwise_surrogate, score_function_surrogate
@@ -870,10 +871,9 @@ def train_vaes(
     values: list[list[float]] = [[] for _ in models]
     evaluations: list[list[float]] = [[] for _ in models]
     parameters = [tensor for group in groups for tensor in group.stack.parameters()]
-    # The fused Adam (one kernel for all tensors) where torch has it: the step is
-    # overhead-bound, and Adam acts entry by entry, so the result is Adam's.
-    fused = all(p.device.type in ("cpu", "cuda") for p in parameters) or None
-    optimizer = torch.optim.Adam(parameters, lr=learning_rate, fused=fused)
+    # torch.optim.Adam's update, without the 1.7 s import of torch's compiler that
+    # constructing a torch optimiser costs (reparam.book.optim)
+    optimizer = Adam(parameters, lr=learning_rate)
 
     def record(per_run: list[Tensor], into: list[list[float]], what: str) -> float:
         numbers = torch.cat(per_run).tolist()
