@@ -45,3 +45,34 @@ def test_histograms_draw_every_estimator_and_truth() -> None:
     plt.close(fig)
     with pytest.raises(ValueError, match="at least one"):
         plotting.plot_estimator_histograms({})
+
+
+def test_lower_variance_figures_fit_the_column_and_check_their_input() -> None:
+    from reparam.book.plotting import multisample as plots
+    from reparam.book.plotting.style import figure_problems
+
+    fig = plots.plot_variance_along_path([0.0, 0.5, 1.0], {"a": [2.0, 1.0, 0.5], "b": [1, 0.5, 0]})
+    assert figure_problems(fig) == []
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.get_lines()] == ["a", "b"]
+    assert ax.get_ylim()[0] == 0.0
+    plt.close(fig)
+    fig = plots.plot_snr_against_k([1, 4, 16], {"up": [1.0, 2.0, 4.0], "down": [1.0, 0.5, 0.25]})
+    assert figure_problems(fig) == []
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    # the reference lines: slope +1/2 through the first series, -1/2 through the second
+    up_ref, down_ref = ax.get_lines()[2:]
+    np.testing.assert_allclose(
+        np.asarray(up_ref.get_ydata(), dtype=float), np.array([1.0, 2.0, 4.0])
+    )
+    np.testing.assert_allclose(
+        np.asarray(down_ref.get_ydata(), dtype=float), np.array([1.0, 0.5, 0.25])
+    )
+    plt.close(fig)
+    with pytest.raises(ValueError, match=r"^curve 'a' has shape \(2,\), t has \(3,\)$"):
+        plots.plot_variance_along_path([0, 0.5, 1], {"a": [1, 2]})
+    with pytest.raises(ValueError, match=r"^num_samples must be 1-d with at least two points"):
+        plots.plot_snr_against_k([1], {"a": [1.0]})
+    with pytest.raises(ValueError, match=r"^curves must hold 1 to 4 series, got 0$"):
+        plots.plot_snr_against_k([1, 2], {})

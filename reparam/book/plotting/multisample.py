@@ -1,0 +1,115 @@
+"""Figures of chapter "Lower-variance pathwise gradients": variance and signal-to-noise."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from reparam.book.plotting.style import COLORS, COLUMN_WIDTH_IN, LINESTYLES, book_style, new_axes
+
+__all__ = ["plot_snr_against_k", "plot_variance_along_path"]
+
+_MARKERS = ("o", "s", "^", "D")
+_COLORS = (COLORS["blue"], COLORS["vermillion"], COLORS["green"], COLORS["purple"])
+
+
+def _series(
+    x: Sequence[float], curves: Mapping[str, Sequence[float]], what: str
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    xs = np.asarray(x, dtype=float)
+    if xs.ndim != 1 or xs.size < 2:
+        raise ValueError(f"{what} must be 1-d with at least two points, got shape {xs.shape}")
+    if not curves or len(curves) > len(_MARKERS):
+        raise ValueError(f"curves must hold 1 to {len(_MARKERS)} series, got {len(curves)}")
+    ys = {name: np.asarray(y, dtype=float) for name, y in curves.items()}
+    for name, y in ys.items():
+        if y.shape != xs.shape:
+            raise ValueError(f"curve {name!r} has shape {y.shape}, {what} has {xs.shape}")
+    return xs, ys
+
+
+def plot_variance_along_path(
+    t: Sequence[float],
+    variances: Mapping[str, Sequence[float]],
+    *,
+    ax: Axes | None = None,
+    figsize: tuple[float, float] = (COLUMN_WIDTH_IN, 3.6),
+) -> Figure:
+    """Variance of single-draw gradient estimates as q moves towards the exact posterior.
+
+    Args:
+        t: positions along the path, 0 (the starting q) to 1 (the posterior).
+        variances: estimator name -> variance at each ``t``.
+        ax: axes to draw on; a new figure is made if omitted.
+        figsize: size of a new figure (inches).
+    """
+    xs, ys = _series(t, variances, "t")
+    with book_style():
+        fig, ax = new_axes(ax, figsize)
+        for i, (name, y) in enumerate(ys.items()):
+            ax.plot(
+                xs,
+                y,
+                marker=_MARKERS[i],
+                linestyle=LINESTYLES[i],
+                color=_COLORS[i],
+                label=name,
+            )
+        ax.set_xlabel("position of q on the path to the posterior, $t$")
+        ax.set_ylabel("variance of one-draw gradient")
+        ax.set_ylim(bottom=0.0)
+        ax.legend()
+        fig.tight_layout()
+    return fig
+
+
+def plot_snr_against_k(
+    num_samples: Sequence[int],
+    snrs: Mapping[str, Sequence[float]],
+    *,
+    ax: Axes | None = None,
+    figsize: tuple[float, float] = (COLUMN_WIDTH_IN, 4.0),
+) -> Figure:
+    """Signal-to-noise ratio |E g| / sd(g) of gradient estimators against N, log–log.
+
+    Dotted reference lines of slope +1/2 and −1/2 pass through the first point of the first
+    and second series, the rates Rainforth et al. (2018) derive for the generative and the
+    inference network's IWAE gradients.
+
+    Args:
+        num_samples: the N of each estimate, increasing.
+        snrs: estimator name -> SNR at each N.
+        ax: axes to draw on; a new figure is made if omitted.
+        figsize: size of a new figure (inches).
+    """
+    ks, ys = _series(num_samples, snrs, "num_samples")
+    with book_style():
+        fig, ax = new_axes(ax, figsize)
+        for i, (name, y) in enumerate(ys.items()):
+            ax.loglog(
+                ks,
+                y,
+                marker=_MARKERS[i],
+                linestyle=LINESTYLES[i],
+                color=_COLORS[i],
+                label=name,
+            )
+        firsts = [y[0] for y in ys.values()]
+        ax.loglog(
+            ks,
+            firsts[0] * np.sqrt(ks / ks[0]),
+            ":",
+            color=COLORS["black"],
+            label=r"$\propto N^{1/2}$ and $\propto N^{-1/2}$",
+        )
+        if len(firsts) > 1:
+            ax.loglog(ks, firsts[1] * np.sqrt(ks[0] / ks), ":", color=COLORS["black"])
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("importance samples $N$")
+        ax.set_ylabel("signal-to-noise ratio")
+        ax.legend()
+        fig.tight_layout()
+    return fig
