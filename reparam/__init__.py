@@ -17,6 +17,8 @@ Modules, one idea each:
 - :mod:`reparam.discrete` — Gumbel-max, Concrete / Gumbel-softmax and straight-through paths.
 - :mod:`reparam.surrogate` — the estimators as surrogate losses for ``backward()``, taking
   a :class:`Reparameterization` or any ``torch.distributions.Distribution``.
+- :mod:`reparam.multisample` — the ELBO and importance-weighted bounds with standard,
+  sticking-the-landing and doubly reparameterized gradients.
 - :mod:`reparam.control_variates` — baselines, leave-one-out means and control variates
   with estimated coefficients.
 - :mod:`reparam.distributions` — any :class:`Reparameterization` (every catalog row) as a
@@ -36,6 +38,7 @@ from reparam import (
     distributions,
     estimators,
     gaussian_identities,
+    multisample,
     noise,
     surrogate,
     variance,
@@ -75,6 +78,7 @@ __all__ = [
     "gauss_hermite_expectation",
     "gaussian_identities",
     "linear_cost",
+    "multisample",
     "noise",
     "normal_log_prob",
     "normal_rsample",

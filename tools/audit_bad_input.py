@@ -1459,6 +1459,82 @@ def application_cases() -> None:
     )
 
 
+def multisample_cases() -> None:
+    from reparam import multisample
+    from reparam.book import optim
+
+    def joint(z: torch.Tensor) -> torch.Tensor:
+        return -0.5 * z**2
+
+    normal = reparam.NORMAL
+    value(
+        "iwae_bound: float64 log-weights",
+        lambda: multisample.iwae_bound(torch.tensor([0.0, math.log(3.0)], dtype=torch.float64)),
+        lambda: torch.tensor(math.log(2.0), dtype=torch.float64),
+    )
+    error(
+        "iwae_bound: integer tensor",
+        lambda: multisample.iwae_bound(torch.tensor([0, 1])),
+        "log_weights",
+    )
+    error("iwae_bound: a list", lambda: multisample.iwae_bound([0.0, 1.0]), "log_weights")
+    error("iwae_bound: 0-d", lambda: multisample.iwae_bound(torch.tensor(1.0)), "log_weights")
+    error("iwae_bound: NaN", lambda: multisample.iwae_bound(t(0.0, math.nan)), "log_weights")
+    check(
+        "iwae_surrogate: numpy float32 loc, numpy int64 num_samples",
+        lambda: multisample.iwae_surrogate(
+            joint, normal, {"loc": np.float32(0.5), "scale": 1.0}, np.int64(4), generator=gen()
+        ),
+        lambda v: v.dim() == 0 and bool(torch.isfinite(v)),
+    )
+    check(
+        "elbo_surrogate: a torch Normal",
+        lambda: multisample.elbo_surrogate(
+            joint, D.Normal(t(0.0, 1.0), t(1.0, 2.0)), None, 3, gradient="stl", generator=gen()
+        ),
+        lambda v: v.dim() == 0 and bool(torch.isfinite(v)),
+    )
+    error(
+        "iwae_surrogate: gradient 'DReG'",
+        lambda: multisample.iwae_surrogate(
+            joint, normal, {"loc": 0.0, "scale": 1.0}, 2, gradient="DReG"
+        ),
+        "gradient",
+    )
+    error(
+        "iwae_surrogate: latent_dims 1.5",
+        lambda: multisample.iwae_surrogate(
+            joint, normal, {"loc": t(0.0), "scale": t(1.0)}, 2, latent_dims=1.5
+        ),
+        "latent_dims",
+    )
+    error(
+        "iwae_surrogate: log_joint of the wrong shape",
+        lambda: multisample.iwae_surrogate(
+            lambda z: z.sum(), normal, {"loc": 0.0, "scale": 1.0}, 2
+        ),
+        "log_joint",
+    )
+    error(
+        "iwae_surrogate: scale -1",
+        lambda: multisample.iwae_surrogate(joint, normal, {"loc": 0.0, "scale": -1.0}, 2),
+        "scale",
+    )
+    check(
+        "SGD: numpy float32 lr",
+        lambda: optim.SGD([torch.zeros(2, requires_grad=True)], lr=np.float32(0.1)).lr,
+        lambda lr: isinstance(lr, float) and abs(lr - 0.1) < 1e-7,
+    )
+    error("SGD: lr 0", lambda: optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.0), "lr")
+    error("SGD: no parameters", lambda: optim.SGD([], lr=0.1), "params")
+    error(
+        "Adam: beta2 1",
+        lambda: optim.Adam([torch.zeros(1, requires_grad=True)], betas=(0.9, 1.0)),
+        "betas[1]",
+    )
+    error("Adam: a tensor that needs no grad", lambda: optim.Adam([torch.zeros(1)]), "params[0]")
+
+
 def build_cases() -> list[Case]:
     """Fill :data:`CASES` (once) and return it. Run under torch's default dtype float32."""
     if not CASES:
@@ -1475,6 +1551,7 @@ def build_cases() -> list[Case]:
             catalog_cases,
             sampler_cases,
             application_cases,
+            multisample_cases,
         ):
             build()
     return CASES

@@ -30,8 +30,10 @@ check                  what fails                                               
 ``bold_glue``          glued numbers set in bold                                        desktop
 ``axe``                axe-core violations of WCAG 2.0/2.1 A and AA (plus the rule      both
                        label-content-name-mismatch, WCAG 2.5.3, which axe marks
-                       experimental); colour contrast, the slowest rule, at desktop only
-                       and outside typeset math (drawn in the surrounding text colour)
+                       experimental); colour contrast, the slowest rule, at desktop only,
+                       once per text style (colour, backgrounds, opacity, size, weight)
+                       in the whole pass, and outside typeset math (drawn in the
+                       surrounding text colour)
 ``weight``             a chapter heavier than 2 MB on a cold load, MathJax included     desktop
 =====================  ==============================================================  =========
 
@@ -417,7 +419,7 @@ async ({desktop}) => {
 """
 
 RUN_AXE = """
-async ({tags, extra, contrast}) => {
+async ({tags, extra, contrast, seen}) => {
   const rules = {};
   for (const id of extra) rules[id] = {enabled: true};
   rules['color-contrast'] = {enabled: false};
@@ -429,30 +431,76 @@ async ({tags, extra, contrast}) => {
   const scope = contrast ? document : {include: [document], exclude: [['mjx-container']]};
   const result = await axe.run(scope, {
     runOnly: {type: 'tag', values: tags}, rules, resultTypes: ['violations']});
+  const fresh = [];
   if (contrast) {
-    // Colour contrast, by far the slowest rule, skips typeset math and highlighted code:
-    // MathJax draws math in the colour of the surrounding text (thousands of glyph elements
-    // per chapter), which the rule checks where that text is not math, and the code colours
-    // are the Pygments style's, checked once for every token colour by
-    // tests/test_site.py::test_code_colours_have_contrast.
-    // The API reference repeats a handful of autodoc styles thousands of times (the rule
-    // takes 40 s over all of it): one module holds every kind of entry (classes, methods,
-    // properties, functions, data), so the rule reads that module, the page's title and its
-    // introduction (the page's frame is every chapter's, checked there).
-    const exclude = [['mjx-container'], ['div.highlight']];
-    const modules = [...document.querySelectorAll('section[id^="module-reparam."]')];
-    const sample = modules.find(m => m.id === 'module-reparam.reparameterization');
-    const scope = sample ? {
-      include: [sample, ...sample.parentElement.querySelectorAll(':scope > h1, :scope > p')],
-      exclude} : {include: [document], exclude};
-    const more = await axe.run(scope, {
-      runOnly: {type: 'rule', values: ['color-contrast']}, resultTypes: ['violations']});
-    result.violations.push(...more.violations);
+    // Colour contrast, by far the slowest rule (seconds per chapter), depends only on the
+    // text's colour, the backgrounds behind it, the opacity above it and its size and weight.
+    // So it runs on one element per combination of these (its "style"), the first one met,
+    // and a style checked on an earlier page (``seen``) is not checked again. Elements over a
+    // background image, or with a text shadow, are always checked. Skipped as before: typeset
+    // math, which MathJax draws in the colour of the surrounding text (checked there), and
+    // highlighted code, whose colours tests/test_site.py::test_code_colours_have_contrast
+    // checks token by token.
+    const known = new Set(seen);
+    const picks = [];
+    const transparent = c => c === 'transparent' || /rgba\\(.*,\\s*0\\)$/.test(c);
+    // What lies behind an element's text, memoised per element (a parent's answer is
+    // reused by all its children): the non-transparent background colours up to the first
+    // opaque one, and the product of the opacities; null over a background image.
+    const memo = new Map();
+    const behind = el => {
+      if (!el || el.nodeType !== 1) return {layers: [], opacity: 1, done: false};
+      if (memo.has(el)) return memo.get(el);
+      const cs = getComputedStyle(el);
+      let answer;
+      if (cs.backgroundImage !== 'none') {
+        answer = null;
+      } else {
+        const own = transparent(cs.backgroundColor) ? [] : [cs.backgroundColor];
+        const opaque = own.length > 0 && !cs.backgroundColor.startsWith('rgba');
+        const above = opaque ? {layers: [], opacity: 1, done: true} : behind(el.parentElement);
+        answer = above === null ? null : {
+          layers: [...own, ...above.layers],
+          opacity: parseFloat(cs.opacity) * above.opacity,
+          done: opaque || above.done};
+        // the opacity of ancestors above an opaque background still applies
+        if (answer && opaque) {
+          let opacity = parseFloat(cs.opacity);
+          for (let node = el.parentElement; node; node = node.parentElement) {
+            opacity *= parseFloat(getComputedStyle(node).opacity);
+          }
+          answer.opacity = opacity;
+        }
+      }
+      memo.set(el, answer);
+      return answer;
+    };
+    for (const el of document.body.querySelectorAll('*')) {
+      if (el.closest('mjx-container, div.highlight, script, style, noscript')) continue;
+      const own = Array.from(el.childNodes).some(
+        n => n.nodeType === 3 && n.textContent.trim() !== '');
+      if (!own || el.getClientRects().length === 0) continue;
+      const cs = getComputedStyle(el);
+      if (cs.visibility !== 'visible') continue;
+      const background = behind(el);
+      if (background === null || cs.textShadow !== 'none') { picks.push(el); continue; }
+      const layers = background.layers.join('/') + ' @' + background.opacity.toFixed(3);
+      const style = [cs.color, layers, cs.fontSize, cs.fontWeight].join(' | ');
+      if (known.has(style)) continue;
+      known.add(style);
+      fresh.push(style);
+      picks.push(el);
+    }
+    if (picks.length) {
+      const more = await axe.run({include: picks}, {
+        runOnly: {type: 'rule', values: ['color-contrast']}, resultTypes: ['violations']});
+      result.violations.push(...more.violations);
+    }
   }
-  return result.violations.map(v => ({
+  return {fresh, violations: result.violations.map(v => ({
     id: v.id, impact: v.impact, help: v.help,
     nodes: v.nodes.map(n => ({target: n.target.join(' '), html: n.html,
-                              summary: n.failureSummary || ''}))}));
+                              summary: n.failureSummary || ''}))}))};
 }
 """
 
@@ -506,11 +554,14 @@ def inspect(
     screenshots: Path | None = None,
     axe: bool = True,
     context: Any = None,
+    contrast_seen: set[str] | None = None,
 ) -> PageResult:
     """Open one page at one width and run every check.
 
     Without ``context`` the page opens in a context of its own, on a cold cache (what the
     weight check measures); a ``context`` from :func:`new_context` is reused, cache and all.
+    ``contrast_seen`` holds the text styles whose colour contrast an earlier page checked
+    (see ``RUN_AXE``); this page's new ones are added to it.
     """
     from axe_playwright_python.base import AXE_SCRIPT
 
@@ -667,10 +718,18 @@ def inspect(
             page.remove_listener("console", console)
             page.evaluate(AXE_SCRIPT)
             # Colour contrast (by far the slowest rule) does not depend on the width.
-            violations = page.evaluate(
-                RUN_AXE, {"tags": AXE_TAGS, "extra": AXE_EXTRA_RULES, "contrast": desktop}
+            outcome = page.evaluate(
+                RUN_AXE,
+                {
+                    "tags": AXE_TAGS,
+                    "extra": AXE_EXTRA_RULES,
+                    "contrast": desktop,
+                    "seen": sorted(contrast_seen) if contrast_seen is not None else [],
+                },
             )
-            for violation in violations:
+            if contrast_seen is not None:
+                contrast_seen.update(outcome["fresh"])
+            for violation in outcome["violations"]:
                 result.axe_rules[violation["id"]] += len(violation["nodes"])
                 for node in violation["nodes"][:3]:
                     found.append(
@@ -772,6 +831,7 @@ def inspect_site(
         # Desktop views load cold, each in a context of its own (the weight check); the other
         # widths share one context, whose cache makes a page load about twice as fast.
         shared = {w: new_context(browser, w, host) for w in widths if w != "desktop"}
+        contrast_seen: set[str] = set()  # text styles whose contrast was checked
         try:
             for page_name in pages:
                 for width_name in widths:
@@ -785,6 +845,7 @@ def inspect_site(
                             screenshots,
                             axe,
                             context=shared.get(width_name),
+                            contrast_seen=contrast_seen,
                         )
                     )
         finally:
