@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -31,6 +31,12 @@ def _series(
     return xs, ys
 
 
+def _draw(plot: Callable[..., object], xs: np.ndarray, ys: Mapping[str, np.ndarray]) -> None:
+    """One line per series, each in its own colour, marker and dash (greyscale-safe)."""
+    for i, (name, y) in enumerate(ys.items()):
+        plot(xs, y, marker=_MARKERS[i], linestyle=LINESTYLES[i], color=_COLORS[i], label=name)
+
+
 def plot_variance_along_path(
     t: Sequence[float],
     variances: Mapping[str, Sequence[float]],
@@ -49,15 +55,7 @@ def plot_variance_along_path(
     xs, ys = _series(t, variances, "t")
     with book_style():
         fig, ax = new_axes(ax, figsize)
-        for i, (name, y) in enumerate(ys.items()):
-            ax.plot(
-                xs,
-                y,
-                marker=_MARKERS[i],
-                linestyle=LINESTYLES[i],
-                color=_COLORS[i],
-                label=name,
-            )
+        _draw(ax.plot, xs, ys)
         ax.set_xlabel("position of q on the path to the posterior, $t$")
         ax.set_ylabel("variance of one-draw gradient")
         ax.set_ylim(bottom=0.0)
@@ -88,15 +86,7 @@ def plot_snr_against_k(
     ks, ys = _series(num_samples, snrs, "num_samples")
     with book_style():
         fig, ax = new_axes(ax, figsize)
-        for i, (name, y) in enumerate(ys.items()):
-            ax.loglog(
-                ks,
-                y,
-                marker=_MARKERS[i],
-                linestyle=LINESTYLES[i],
-                color=_COLORS[i],
-                label=name,
-            )
+        _draw(ax.loglog, ks, ys)
         firsts = [y[0] for y in ys.values()]
         ax.loglog(
             ks,
