@@ -18,7 +18,9 @@ Modules, one idea each:
 - :mod:`reparam.surrogate` — the estimators as surrogate losses for ``backward()``, taking
   a :class:`Reparameterization` or any ``torch.distributions.Distribution``.
 - :mod:`reparam.multisample` — the ELBO and importance-weighted bounds with standard,
-  sticking-the-landing and doubly reparameterized gradients.
+  sticking-the-landing, doubly reparameterized and VIMCO gradients.
+- :mod:`reparam.sampling` — antithetic and randomized quasi-Monte Carlo base noise, and the
+  pathwise surrogate that uses it.
 - :mod:`reparam.control_variates` — baselines, leave-one-out means and control variates
   with estimated coefficients.
 - :mod:`reparam.distributions` — any :class:`Reparameterization` (every catalog row) as a
@@ -40,6 +42,7 @@ from reparam import (
     gaussian_identities,
     multisample,
     noise,
+    sampling,
     surrogate,
     variance,
 )
@@ -83,6 +86,7 @@ __all__ = [
     "normal_log_prob",
     "normal_rsample",
     "quadratic_cost",
+    "sampling",
     "standard_normal",
     "summarize",
     "surrogate",

@@ -1,4 +1,4 @@
-"""Evidence bounds and their lower-variance pathwise gradients: STL and DReG.
+"""Evidence bounds and their lower-variance gradients: STL, DReG and VIMCO.
 
 Book chapter "Lower-variance pathwise gradients". For a model p_θ(x, z) and a variational
 distribution q_φ(z) with a sampling path z = g(ε; φ), each importance weight
@@ -26,6 +26,10 @@ call ``backward()`` on its negative) and whose *gradient* is one of these estima
 - ``"dreg"``, the doubly reparameterized gradient of IWAE (Tucker, Lawson, Gu & Maddison,
   ICLR 2019, eq. (5)): the φ-gradient Σₙ w̃ₙ² ∂log wₙ/∂zₙ · ∂zₙ/∂φ with the normalised weights
   w̃ₙ = wₙ / Σⱼ wⱼ, unbiased for ∇_φ L_N.
+
+- ``"score"`` and ``"vimco"`` (IWAE only): score-function gradients that need no path, for
+  discrete latents; VIMCO (Mnih & Rezende, ICML 2016) gives each draw a leave-one-out
+  baseline (book chapter "Smarter sampling").
 
 With every estimator the θ-gradient (parameters that ``log_joint`` uses) is the standard one,
 Σₙ w̃ₙ ∇_θ log p_θ(x, zₙ).
@@ -67,7 +71,7 @@ from reparam.reparameterization import Reparameterization
 __all__ = ["Gradient", "elbo_surrogate", "iwae_bound", "iwae_surrogate"]
 
 #: The estimators of the φ-gradient (see the module's documentation).
-Gradient = Literal["standard", "stl", "dreg"]
+Gradient = Literal["standard", "stl", "dreg", "score", "vimco"]
 
 LogJoint = Callable[[Tensor], Tensor]
 
@@ -118,23 +122,30 @@ def _log_weights(
     num_samples: int,
     latent_dims: int,
     generator: torch.Generator | None,
-    path: bool,
+    mode: Literal["path", "detached", "score"],
 ) -> tuple[Tensor, Tensor, Tensor | None]:
-    """(log w (N, *outer), the draws z (with their path), ∂log wₙ/∂zₙ or None).
+    """(log w (N, *outer), the draws z, a third tensor or None).
 
-    ``path=True`` (the standard estimator): log w at the draws themselves, all differentiated.
-    ``path=False``: log w at a detached copy, with log q's value only (no φ-gradient), and the
-    gradient of log w with respect to the copy.
+    ``"path"`` (the standard estimator): reparameterized draws, log w at the draws themselves,
+    all differentiated. ``"detached"`` (STL, DReG): reparameterized draws, log w at a detached
+    copy with log q's value only (no φ-gradient), and the gradient of log w with respect to
+    the copy (the third tensor). ``"score"`` (score function, VIMCO): draws without a path
+    (``sample``), log w with log q differentiated in φ at the fixed draws, and log q
+    (N, *outer) as the third tensor.
     """
-    target = _target(distribution, params, needs="rsample")
+    target = _target(distribution, params, needs="log_prob" if mode == "score" else "rsample")
     batch_ndim = len(target.batch_shape)
     if latent_dims > batch_ndim:
         raise ValueError(
             f"latent_dims must not exceed the distribution's batch dimensions ({batch_ndim}), "
             f"got {latent_dims}"
         )
-    z = target.rsample(num_samples, generator)
-    at = z if path else z.detach().requires_grad_(True)
+    if mode == "score":
+        z = target.sample(num_samples, generator)
+        at = z
+    else:
+        z = target.rsample(num_samples, generator)
+        at = z if mode == "path" else z.detach().requires_grad_(True)
     log_q = target.log_prob(at)
     if latent_dims:
         log_q = log_q.sum(dim=tuple(range(-latent_dims, 0)))
@@ -156,7 +167,9 @@ def _log_weights(
             f"log_joint must return shape ({num_samples}, *S) with S broadcasting to the outer "
             f"batch shape {tuple(outer[1:])}, got {tuple(log_p.shape)}"
         )
-    if path:
+    if mode == "score":
+        return log_p - log_q, z, log_q
+    if mode == "path":
         return log_p - log_q, z, None
     log_w = log_p - log_q
     (grad_z,) = torch.autograd.grad(log_w.sum(), at, retain_graph=True)
@@ -217,12 +230,30 @@ def elbo_surrogate(
     fn, n, dims = _prepare(log_joint, num_samples, latent_dims, generator)
     mode = _check_gradient(gradient, ("standard", "stl"))
     log_w, z, grad_z = _log_weights(
-        fn, distribution, params, n, dims, generator, mode == "standard"
+        fn, distribution, params, n, dims, generator, "path" if mode == "standard" else "detached"
     )
     value = log_w.mean(dim=0).sum()
     if grad_z is None:
         return value
     return _attach_path(value, z, torch.full_like(log_w, 1.0 / n), grad_z)
+
+
+def _leave_one_out_bounds(log_w: Tensor) -> Tensor:
+    """VIMCO's baselines: L̂ with wⱼ replaced by the others' geometric mean.
+
+    ``log_w`` is ``(N, *outer)``, N ≥ 2. Entry j of the result is
+    log (1/N) [Σ_{i≠j} wᵢ + exp((1/(N−1)) Σ_{i≠j} log wᵢ)],
+    which does not depend on draw j. Computed in log space on an
+    (N, N, *outer) array: O(N²) memory, as in the paper.
+    """
+    n = log_w.shape[0]
+    # the mean of the other N - 1 log-weights: the log of their geometric mean
+    others = (log_w.sum(dim=0, keepdim=True) - log_w) / (n - 1)
+    eye = torch.eye(n, dtype=torch.bool, device=log_w.device)
+    eye = eye.reshape(n, n, *([1] * (log_w.dim() - 1)))
+    # row j: the log-weights with entry j swapped for that geometric mean
+    swapped = torch.where(eye, others.unsqueeze(1), log_w.unsqueeze(0))
+    return torch.logsumexp(swapped, dim=1) - math.log(n)
 
 
 def iwae_surrogate(
@@ -235,30 +266,64 @@ def iwae_surrogate(
     latent_dims: int = 0,
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    """The IWAE estimate log (1/N) Σₙ wₙ of L_N, with the chosen φ-gradient.
+    """The IWAE estimate L̂ = log (1/N) Σₙ wₙ of L_N, with the chosen φ-gradient.
+
+    The pathwise estimators (``"standard"``, ``"stl"``, ``"dreg"``) need q
+    with ``rsample``. The score-function ones need only ``sample`` and
+    ``log_prob`` (discrete latents too): at draws with no path to φ, their
+    φ-gradient is Σⱼ cⱼ ∇_φ log q(zⱼ) + Σⱼ w̃ⱼ ∇_φ log wⱼ (Mnih & Rezende,
+    ICML 2016), with the learning signal
+
+    - ``"score"``: cⱼ = L̂, the same for every draw;
+    - ``"vimco"`` (Mnih & Rezende, 2016): cⱼ = L̂ − L̂₋ⱼ, where L̂₋ⱼ replaces
+      wⱼ in L̂ by the geometric mean of the other N − 1 weights. L̂₋ⱼ does
+      not depend on draw j, so it is a baseline: the estimate stays
+      unbiased, and the signal common to all draws, whose variance grows
+      with N, is gone. Needs N ≥ 2.
+
+    Book chapters "Lower-variance pathwise gradients" and "Smarter sampling".
 
     Args:
         log_joint: draws ``(N, *batch_shape, *event_shape)`` -> log p_θ(x, z),
             shape ``(N, *S)``.
-        distribution: q, as for :func:`elbo_surrogate`.
+        distribution: q, as for :func:`elbo_surrogate` (``rsample`` needed
+            only by the pathwise estimators).
         params: q's parameters, or ``None`` for a torch distribution.
-        num_samples: N ≥ 1 importance samples per bound.
+        num_samples: N ≥ 1 importance samples per bound (N ≥ 2 for VIMCO).
         gradient: ``"standard"``, ``"stl"`` (Roeder et al., 2017; biased for
-            N > 1) or ``"dreg"`` (Tucker et al., 2019, eq. (5); unbiased).
-        latent_dims: trailing batch dimensions of q that make one latent vector.
+            N > 1), ``"dreg"`` (Tucker et al., 2019, eq. (5); unbiased),
+            ``"score"`` or ``"vimco"`` (Mnih & Rezende, 2016; unbiased).
+        latent_dims: trailing batch dimensions of q that make one latent
+            vector.
         generator: source of the draws.
 
     Returns:
         The estimate, summed over the outer batch dimensions (0-d).
     """
     fn, n, dims = _prepare(log_joint, num_samples, latent_dims, generator)
-    mode = _check_gradient(gradient, ("standard", "stl", "dreg"))
-    log_w, z, grad_z = _log_weights(
-        fn, distribution, params, n, dims, generator, mode == "standard"
-    )
+    allowed = ("standard", "stl", "dreg", "score", "vimco")
+    mode = _check_gradient(gradient, allowed)
+    if mode == "vimco":
+        check_count(n, "num_samples", 2, context="for gradient='vimco'")
+    kind: Literal["path", "detached", "score"] = "detached"
+    if mode == "standard":
+        kind = "path"
+    elif mode in ("score", "vimco"):
+        kind = "score"
+    q, gen = distribution, generator
+    log_w, z, extra = _log_weights(fn, q, params, n, dims, gen, kind)
     value = iwae_bound(log_w, dim=0).sum()
-    if grad_z is None:
+    if kind == "score" and extra is not None:
+        # value's gradient at the fixed draws is Σ w̃ⱼ ∇ log wⱼ;
+        # add the score term Σ cⱼ ∇_φ log q(zⱼ), extra being log q
+        detached = log_w.detach()
+        signal = iwae_bound(detached, dim=0).unsqueeze(0).expand_as(detached)
+        if mode == "vimco":
+            signal = signal - _leave_one_out_bounds(detached)
+        score = signal * (extra - extra.detach())
+        return value + score.sum()
+    if extra is None:
         return value
     normalized = torch.softmax(log_w.detach(), dim=0)
     coefficient = normalized if mode == "stl" else normalized**2
-    return _attach_path(value, z, coefficient, grad_z)
+    return _attach_path(value, z, coefficient, extra)

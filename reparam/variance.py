@@ -49,6 +49,7 @@ from reparam._validation import check_callable, check_choice, check_real
 
 __all__ = [
     "ESTIMATORS",
+    "PAIRED_ESTIMATORS",
     "PARAMETERS",
     "GradientMoments",
     "gradient_moments",
@@ -63,6 +64,10 @@ ESTIMATORS: tuple[str, ...] = (
     "pathwise",
     "measure_valued",
 )
+#: The estimators over a pair of draws, here the pathwise estimator averaged over an
+#: antithetic pair (u, −u) (book chapter "Smarter sampling"); their variance is that of one
+#: pair's average.
+PAIRED_ESTIMATORS: tuple[str, ...] = ("pathwise_antithetic",)
 #: The Gaussian parameters the gradients are taken with respect to.
 PARAMETERS: tuple[str, ...] = ("loc", "scale")
 
@@ -84,7 +89,8 @@ class GradientMoments:
     Attributes:
         mean: E[ĝ], which equals the true gradient for an unbiased estimator.
         variance: Var[ĝ] of a single per-sample estimate; an average of N independent
-            ones has variance ``variance / N``.
+            ones has variance ``variance / N``. For ``"pathwise_antithetic"`` ĝ is one
+            antithetic pair's average, and N draws (N/2 pairs) have ``variance / (N/2)``.
     """
 
     mean: float
@@ -196,7 +202,9 @@ def gradient_moments(
         loc: μ, a finite real number (Python or NumPy number, or a
             one-element tensor).
         scale: σ > 0, finite.
-        estimator: one of :data:`ESTIMATORS`.
+        estimator: one of :data:`ESTIMATORS`, or ``"pathwise_antithetic"``:
+            the pathwise estimate averaged over the pair (u, −u),
+            (g(u) + g(−u)) / 2, the even part of g.
         parameter: ``"loc"`` (∂/∂μ) or ``"scale"`` (∂/∂σ).
 
     Returns:
@@ -204,13 +212,16 @@ def gradient_moments(
         quadrature).
     """
     cost_fn, loc, scale = _check(cost, loc, scale, parameter)
-    check_choice(estimator, "estimator", ESTIMATORS)
+    check_choice(estimator, "estimator", ESTIMATORS + PAIRED_ESTIMATORS)
     if estimator == "measure_valued":
         return _measure_valued_moments(cost_fn, loc, scale, parameter)
     u, w = _rule("normal")
     x = loc + scale * u
-    if estimator == "pathwise":
+    if estimator in ("pathwise", "pathwise_antithetic"):
         g = _derivative(cost_fn, x) * (1.0 if parameter == "loc" else u)
+        if estimator == "pathwise_antithetic":  # the pair's mirror draw, −u
+            mirror = _derivative(cost_fn, loc - scale * u)
+            g = 0.5 * (g + mirror * (1.0 if parameter == "loc" else -u))
     else:
         f = _values(cost_fn, x)
         if estimator == "score_function_optimal_baseline":

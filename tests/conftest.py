@@ -73,6 +73,7 @@ FIRST = (
     "book/bayesian-logistic-regression.ipynb",
     "book/reparameterizations-table.ipynb",
     "book/discrete-relaxations.ipynb",
+    "book/smarter-sampling.ipynb",
     "book/estimator-variance.ipynb",
 )
 

@@ -195,10 +195,12 @@ def test_iwae_gradients_against_quadrature_dreg_unbiased_stl_biased() -> None:
             gradient=gradient,
             generator=torch.Generator().manual_seed(4),
         )
-        for gradient in ("standard", "stl", "dreg")
+        for gradient in ("standard", "stl", "dreg", "score", "vimco")
     }
-    assert_mean_is(grads["standard"], exact_grad)
-    assert_mean_is(grads["dreg"], exact_grad)
+    for unbiased in ("standard", "dreg", "score", "vimco"):
+        assert_mean_is(grads[unbiased], exact_grad)
+    # VIMCO's baseline removes most of the plain score function's variance
+    assert grads["vimco"].var(dim=0).sum() < 0.5 * grads["score"].var(dim=0).sum()
     # STL on IWAE is biased (Tucker et al., 2019): its mean misses by many standard errors
     stl = grads["stl"]
     std_error = stl.std(dim=0) / math.sqrt(stl.shape[0])
@@ -215,7 +217,7 @@ def test_theta_gradient_is_the_standard_one_for_every_estimator() -> None:
 
     params = {"loc": torch.tensor(0.1, dtype=F64), "scale": torch.tensor(0.9, dtype=F64)}
     grads = []
-    for gradient in ("standard", "stl", "dreg"):
+    for gradient in ("standard", "stl", "dreg", "score", "vimco"):
         value = multisample.iwae_surrogate(
             joint,
             reparam.NORMAL,
@@ -226,8 +228,8 @@ def test_theta_gradient_is_the_standard_one_for_every_estimator() -> None:
         )
         (grad,) = torch.autograd.grad(value, theta)
         grads.append(grad)
-    torch.testing.assert_close(grads[1], grads[0], rtol=1e-13, atol=0)
-    torch.testing.assert_close(grads[2], grads[0], rtol=1e-13, atol=0)
+    for grad in grads[1:]:  # the score-function draws are the same draws, without a path
+        torch.testing.assert_close(grad, grads[0], rtol=1e-13, atol=0)
 
 
 def test_latent_dims_sum_log_q_over_one_latent_vector() -> None:
@@ -333,7 +335,7 @@ def _normal() -> dict[str, torch.Tensor]:
                 log_joint, reparam.NORMAL, _normal(), 2, gradient="rloo"
             ),
             ValueError,
-            r"^gradient must be one of 'standard', 'stl', 'dreg', got 'rloo'$",
+            r"^gradient must be one of 'standard', 'stl', 'dreg', 'score', 'vimco', got 'rloo'$",
         ),
         (
             lambda: multisample.elbo_surrogate(
@@ -341,6 +343,13 @@ def _normal() -> dict[str, torch.Tensor]:
             ),
             ValueError,
             r"^gradient must be one of 'standard', 'stl', got 'dreg'$",
+        ),
+        (
+            lambda: multisample.iwae_surrogate(
+                log_joint, reparam.NORMAL, _normal(), 1, gradient="vimco"
+            ),
+            ValueError,
+            r"^num_samples must be .*2.* for gradient='vimco'",
         ),
         (
             lambda: multisample.iwae_surrogate(1, reparam.NORMAL, _normal(), 2),
@@ -465,3 +474,86 @@ def test_two_latent_dims_sum_over_both() -> None:
     log_q = torch.distributions.Normal(loc, scale).log_prob(z).sum(dim=(-2, -1))
     expected = (torch.logsumexp(joint(z) - log_q, dim=0) - math.log(3)).sum()
     torch.testing.assert_close(value, expected, rtol=1e-13, atol=0)
+
+
+def test_vimco_baselines_against_a_loop_over_the_left_out_draw() -> None:
+    gen = torch.Generator().manual_seed(21)
+    log_w = 2.0 * torch.randn(5, 3, generator=gen, dtype=F64)
+    got = multisample._leave_one_out_bounds(log_w)
+    for j in range(5):
+        others = torch.cat([log_w[:j], log_w[j + 1 :]])
+        swapped = torch.cat([others, others.mean(dim=0, keepdim=True)])
+        expected = torch.logsumexp(swapped, dim=0) - math.log(5)
+        torch.testing.assert_close(got[j], expected, rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("gradient", ["score", "vimco"])
+def test_score_function_iwae_gradients_against_a_hand_written_estimate(gradient: str) -> None:
+    loc = torch.tensor(0.4, dtype=F64, requires_grad=True)
+    scale = torch.tensor(0.8, dtype=F64, requires_grad=True)
+    n = 3
+    value = multisample.iwae_surrogate(
+        log_joint,
+        reparam.NORMAL,
+        {"loc": loc, "scale": scale},
+        n,
+        gradient=gradient,
+        generator=torch.Generator().manual_seed(22),
+    )
+    got = torch.stack(torch.autograd.grad(value, [loc, scale]))
+    with torch.no_grad():  # the same draws, by hand, with the formulas of Mnih & Rezende
+        eps = torch.randn(n, generator=torch.Generator().manual_seed(22), dtype=F64)
+        z = 0.4 + 0.8 * eps
+        log_q = -0.5 * eps**2 - math.log(0.8) - 0.5 * math.log(2 * math.pi)
+        log_w = log_joint(z) - log_q
+        bound = torch.logsumexp(log_w, 0) - math.log(n)
+        normalized = torch.softmax(log_w, 0)
+        score = torch.stack([(z - 0.4) / 0.8**2, ((z - 0.4) ** 2 - 0.8**2) / 0.8**3])
+        signal = bound.expand(n).clone()
+        if gradient == "vimco":
+            for j in range(n):
+                others = torch.cat([log_w[:j], log_w[j + 1 :]])
+                baseline = torch.logsumexp(
+                    torch.cat([others, others.mean().reshape(1)]), 0
+                ) - math.log(n)
+                signal[j] = bound - baseline
+        # ∇ log w = −∇ log q at fixed draws (log p does not depend on q's parameters)
+        expected = (signal * score).sum(1) - (normalized * score).sum(1)
+    torch.testing.assert_close(value.detach(), bound, rtol=1e-14, atol=0)
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_vimco_is_unbiased_for_a_discrete_latent_against_enumeration() -> None:
+    # z ∈ {0, 1}, q = Bernoulli(sigmoid(φ)), p(x, z) a fixed table: L₂ by enumeration
+    log_p = torch.tensor([math.log(0.3), math.log(0.05)], dtype=F64)
+    logits = torch.tensor(0.7, dtype=F64, requires_grad=True)
+    q = torch.distributions.Bernoulli(logits=logits)
+    values = torch.tensor([0.0, 1.0], dtype=F64)
+    log_q = q.log_prob(values)
+    log_w = log_p - log_q
+    pair = torch.logaddexp(log_w[:, None], log_w[None, :]) - math.log(2.0)
+    exact = (log_q[:, None].exp() * log_q[None, :].exp() * pair).sum()
+    (exact_grad,) = torch.autograd.grad(exact, logits)
+
+    def joint(z: torch.Tensor) -> torch.Tensor:
+        return torch.where(z > 0.5, log_p[1], log_p[0])
+
+    copies = 20000
+    batch = torch.full((copies,), 0.7, dtype=F64, requires_grad=True)
+    grads = {}
+    for gradient in ("score", "vimco"):
+        value = multisample.iwae_surrogate(
+            joint,
+            torch.distributions.Bernoulli(logits=batch),
+            None,
+            2,
+            gradient=gradient,
+            generator=torch.Generator().manual_seed(23),
+        )
+        (grads[gradient],) = torch.autograd.grad(value, batch)
+        assert_mean_is(grads[gradient][:, None], exact_grad.reshape(1))
+    assert grads["vimco"].var() < grads["score"].var()
+    with pytest.raises(TypeError, match="rsample"):  # the pathwise ones need a path
+        multisample.iwae_surrogate(
+            joint, torch.distributions.Bernoulli(logits=batch), None, 2, gradient="dreg"
+        )

@@ -76,3 +76,56 @@ def test_lower_variance_figures_fit_the_column_and_check_their_input() -> None:
         plots.plot_snr_against_k([1], {"a": [1.0]})
     with pytest.raises(ValueError, match=r"^curves must hold 1 to 4 series, got 0$"):
         plots.plot_snr_against_k([1, 2], {})
+
+
+def test_smarter_sampling_figures_fit_the_column_and_check_their_input() -> None:
+    from reparam.book.plotting import sampling as plots
+    from reparam.book.plotting.style import figure_problems
+
+    errors = {"iid": [1.0, 0.5, 0.25], "sobol": [1.0, 0.25, 0.06]}
+    fig = plots.plot_error_against_n([4, 16, 64], {"d = 2": errors, "d = 16": errors})
+    assert figure_problems(fig) == []
+    assert len(fig.axes) == 2
+    left, right = fig.axes
+    assert left.get_title() == "d = 2" and right.get_title() == "d = 16"
+    assert left.get_xscale() == "log" and left.get_yscale() == "log"
+    assert [line.get_label() for line in left.get_lines()][:2] == ["iid", "sobol"]
+    assert left.get_legend() is not None and right.get_legend() is None
+    # the reference lines through the first point: slopes -1/2 and -1
+    half, one = left.get_lines()[2:]
+    np.testing.assert_allclose(np.asarray(half.get_ydata(), dtype=float), [1.0, 0.5, 0.25])
+    np.testing.assert_allclose(np.asarray(one.get_ydata(), dtype=float), [1.0, 0.25, 0.0625])
+    plt.close(fig)
+    fig = plots.plot_variance_against_n([2, 8, 32], {"a": [3.0, 2.0, 1.0]})
+    assert figure_problems(fig) == []
+    assert fig.axes[0].get_yscale() == "log"
+    plt.close(fig)
+    with pytest.raises(ValueError, match=r"^panels must hold 1 to 3 panels, got 0$"):
+        plots.plot_error_against_n([1, 2], {})
+    with pytest.raises(ValueError, match=r"^every panel must have the same series"):
+        plots.plot_error_against_n([1, 2], {"a": {"x": [1, 2]}, "b": {"y": [1, 2]}})
+    with pytest.raises(ValueError, match=r"^curve 'x' has shape \(1,\)"):
+        plots.plot_variance_against_n([1, 2], {"x": [1.0]})
+
+
+def test_point_set_figure_draws_the_cells_and_checks_its_input() -> None:
+    from reparam.book.plotting import sampling as plots
+    from reparam.book.plotting.style import figure_problems
+
+    grid = (np.arange(4)[:, None] + 0.5) / 4
+    points = np.hstack([grid, grid[::-1]])
+    fig = plots.plot_point_sets({"a": points, "b": points})
+    assert figure_problems(fig) == []
+    left = fig.axes[0]
+    assert left.get_title() == "a" and left.get_xlim() == (0.0, 1.0)
+    # 3 inner edges per axis for N = 4: 6 grid lines, then the points
+    *edges, dots = left.get_lines()
+    assert len(edges) == 6
+    np.testing.assert_allclose(np.asarray(dots.get_xdata(), dtype=float), points[:, 0])
+    plt.close(fig)
+    with pytest.raises(ValueError, match=r"^points must hold 1 or 2 point sets, got 3$"):
+        plots.plot_point_sets({"a": points, "b": points, "c": points})
+    with pytest.raises(ValueError, match=r"^point set 'a' must have shape \(N, 2\)"):
+        plots.plot_point_sets({"a": np.zeros((3, 3))})
+    with pytest.raises(ValueError, match=r"^point set 'a' must lie in the unit square$"):
+        plots.plot_point_sets({"a": points + 1.0})

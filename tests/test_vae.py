@@ -835,6 +835,7 @@ def test_train_vaes_names_the_run_that_diverged() -> None:
         broken.decoder_parameters()[-1][0] = math.nan  # run 1's ELBO is NaN from the start
     message = (
         r"^training diverged: the objective of run 1 \(score_function\) is nan in training step 1;"
+        r" lower the learning rate or check the model$"
     )
     with pytest.raises(FloatingPointError, match=message):
         vae.train_vaes(

@@ -54,6 +54,10 @@ def _normal_moments(g: Callable[[float], float]) -> tuple[float, float]:
 def _scipy_moments(case: str, estimator: str, parameter: str) -> tuple[float, float]:
     _, f, fp = CASES[case]
     mu, s = MU, SIGMA
+    if estimator == "pathwise_antithetic":
+        if parameter == "loc":
+            return _normal_moments(lambda u: 0.5 * (fp(mu + s * u) + fp(mu - s * u)))
+        return _normal_moments(lambda u: 0.5 * u * (fp(mu + s * u) - fp(mu - s * u)))
     if estimator in ("pathwise", "score_function", "score_function_optimal_baseline"):
         if estimator == "pathwise":
             if parameter == "loc":
@@ -97,6 +101,7 @@ ONE_D = [
     for est in ("pathwise", "score_function", "score_function_optimal_baseline")
     for par in variance.PARAMETERS
 ] + [(case, "measure_valued", "loc") for case in CASES]
+ONE_D += [(case, "pathwise_antithetic", par) for case in CASES for par in variance.PARAMETERS]
 
 
 @pytest.mark.parametrize(("case", "estimator", "parameter"), ONE_D)

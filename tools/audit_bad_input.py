@@ -1535,6 +1535,115 @@ def multisample_cases() -> None:
     error("Adam: a tensor that needs no grad", lambda: optim.Adam([torch.zeros(1)]), "params[0]")
 
 
+def sampling_cases() -> None:
+    from reparam import multisample, sampling
+
+    normal = reparam.NORMAL
+    check(
+        "normal_noise: numpy int64 num_samples, sobol",
+        lambda: sampling.normal_noise(np.int64(8), 3, method="sobol", generator=gen()),
+        lambda v: v.shape == (8, 3) and bool(torch.isfinite(v).all()),
+    )
+    check(
+        "normal_noise: float32 sobol stays finite",
+        lambda: sampling.normal_noise(1024, 2, method="sobol", dtype=F32, generator=gen()),
+        lambda v: v.dtype == F32 and bool(torch.isfinite(v).all()),
+    )
+    error(
+        "normal_noise: method 'Sobol'",
+        lambda: sampling.normal_noise(4, 2, method="Sobol"),
+        "method",
+    )
+    error(
+        "normal_noise: 6 Sobol points",
+        lambda: sampling.normal_noise(6, 2, method="sobol"),
+        "num_samples",
+    )
+    error(
+        "normal_noise: 3 antithetic",
+        lambda: sampling.normal_noise(3, 2, method="antithetic"),
+        "num_samples",
+    )
+    error("normal_noise: num_samples 0", lambda: sampling.normal_noise(0, 2), "num_samples")
+    error("normal_noise: num_samples True", lambda: sampling.normal_noise(True, 2), "num_samples")
+    error("normal_noise: shape -2", lambda: sampling.normal_noise(4, -2), "shape")
+    error("normal_noise: shape 2.5", lambda: sampling.normal_noise(4, 2.5), "shape")
+    error(
+        "normal_noise: sobol in 0 dimensions",
+        lambda: sampling.normal_noise(4, (0,), method="sobol"),
+        "shape",
+    )
+    error(
+        "normal_noise: dtype int32", lambda: sampling.normal_noise(4, 2, dtype=torch.int32), "dtype"
+    )
+    error(
+        "normal_noise: generator seed int",
+        lambda: sampling.normal_noise(4, 2, generator=0),
+        "generator",
+    )
+    value(
+        "pathwise_surrogate: iid equals the plain surrogate",
+        lambda: sampling.pathwise_surrogate(
+            lambda z: z.square(), normal, {"loc": t(0.5), "scale": t(2.0)}, 5, generator=gen(3)
+        ),
+        lambda: reparam.surrogate.pathwise_surrogate(
+            lambda z: z.square(), normal, {"loc": t(0.5), "scale": t(2.0)}, 5, generator=gen(3)
+        ),
+    )
+    error(
+        "pathwise_surrogate: NaN loc",
+        lambda: sampling.pathwise_surrogate(
+            lambda z: z, normal, {"loc": t(math.nan), "scale": t(1.0)}, 4, method="sobol"
+        ),
+        "loc",
+    )
+    error(
+        "pathwise_surrogate: scale 0",
+        lambda: sampling.pathwise_surrogate(
+            lambda z: z, normal, {"loc": t(0.0), "scale": t(0.0)}, 4, method="antithetic"
+        ),
+        "scale",
+    )
+    error(
+        "pathwise_surrogate: a Laplace",
+        lambda: sampling.pathwise_surrogate(lambda z: z, D.Laplace(0.0, 1.0), None, 4),
+        "distribution",
+    )
+    error(
+        "pathwise_surrogate: method 'qmc'",
+        lambda: sampling.pathwise_surrogate(
+            lambda z: z, normal, {"loc": 0.0, "scale": 1.0}, 4, method="qmc"
+        ),
+        "method",
+    )
+    error(
+        "iwae_surrogate: VIMCO with one draw",
+        lambda: multisample.iwae_surrogate(
+            lambda z: -0.5 * z**2, normal, {"loc": 0.0, "scale": 1.0}, 1, gradient="vimco"
+        ),
+        "num_samples",
+    )
+    check(
+        "iwae_surrogate: VIMCO on a torch Bernoulli",
+        lambda: multisample.iwae_surrogate(
+            lambda z: -z,
+            D.Bernoulli(logits=t(0.3, -0.2)),
+            None,
+            4,
+            gradient="vimco",
+            generator=gen(),
+        ),
+        lambda v: v.dim() == 0 and bool(torch.isfinite(v)),
+    )
+    error(
+        "iwae_surrogate: DReG on a torch Bernoulli",
+        lambda: multisample.iwae_surrogate(
+            lambda z: -z, D.Bernoulli(logits=t(0.3)), None, 4, gradient="dreg"
+        ),
+        "distribution",
+    )
+
+
 def build_cases() -> list[Case]:
     """Fill :data:`CASES` (once) and return it. Run under torch's default dtype float32."""
     if not CASES:
@@ -1552,6 +1661,7 @@ def build_cases() -> list[Case]:
             sampler_cases,
             application_cases,
             multisample_cases,
+            sampling_cases,
         ):
             build()
     return CASES

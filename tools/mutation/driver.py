@@ -48,6 +48,9 @@ MODULES = {
     "reparam.control_variates": "control_variates",
     "reparam.noise": "noise",
     "reparam.normal": "normal",
+    "reparam.multisample": "multisample",
+    "reparam.sampling": "sampling",
+    "reparam.book.optim": "optim",
 }
 
 
@@ -196,6 +199,13 @@ def report(args: argparse.Namespace) -> None:
             else:
                 status = "survived-real"
                 real_lines.append(f"- `{name}`{note}")
+        elif status == "suspicious" and (
+            disk := _is_equivalent(name, path, entries) or ""
+        ).startswith("killed on disk: "):
+            # mutmut's run ended without a result; applied to the source on disk by hand,
+            # the tests fail
+            status = "killed"
+            disk_lines.append(f"- `{name}`: {disk.removeprefix('killed on disk: ')}")
         elif status != "killed":
             other_lines.append(f"- `{name}`: {status}")
         rows[label][status] += 1
@@ -230,7 +240,8 @@ def report(args: argparse.Namespace) -> None:
     text += "\nSurvivors that are real test gaps:\n\n" + ("\n".join(real_lines) or "- none") + "\n"
     if disk_lines:
         text += (
-            "\nMutants mutmut cannot switch on, applied to the source on disk instead "
+            "\nMutants mutmut cannot run (switched on at import, or a run without a result), "
+            "applied to the source on disk instead "
             "(counted as killed: the tests fail):\n\n" + "\n".join(disk_lines) + "\n"
         )
     if other_lines:
