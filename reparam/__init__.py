@@ -21,6 +21,8 @@ Modules, one idea each:
   sticking-the-landing, doubly reparameterized and VIMCO gradients.
 - :mod:`reparam.sampling` — antithetic and randomized quasi-Monte Carlo base noise, and the
   pathwise surrogate that uses it.
+- :mod:`reparam.weights` — a Bayesian linear layer's random weights in a minibatch: shared,
+  per example, local reparameterization and Flipout.
 - :mod:`reparam.control_variates` — baselines, leave-one-out means and control variates
   with estimated coefficients.
 - :mod:`reparam.distributions` — any :class:`Reparameterization` (every catalog row) as a
@@ -45,6 +47,7 @@ from reparam import (
     sampling,
     surrogate,
     variance,
+    weights,
 )
 from reparam.costs import (
     GaussianTestCost,
@@ -91,4 +94,5 @@ __all__ = [
     "summarize",
     "surrogate",
     "variance",
+    "weights",
 ]

@@ -93,7 +93,7 @@ def iwae_bound(log_weights: Tensor, dim: int = 0) -> Tensor:
     if not log_weights.is_floating_point():
         raise TypeError(f"log_weights must be floating point, got {log_weights.dtype}")
     if log_weights.dim() == 0:
-        raise ValueError("log_weights must have at least one dimension (the K draws), got 0-d")
+        raise ValueError("log_weights must have at least one dimension (the N draws), got 0-d")
     if not -log_weights.dim() <= dim < log_weights.dim():
         raise ValueError(
             f"dim must index a dimension of log_weights (shape "

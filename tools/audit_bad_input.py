@@ -1644,6 +1644,40 @@ def sampling_cases() -> None:
     )
 
 
+def weights_cases() -> None:
+    from reparam import weights
+
+    x, loc, scale = t(1.0, 2.0).reshape(1, 2), torch.zeros(3, 2), torch.ones(3, 2)
+    for method in weights.METHODS:
+        check(
+            f"linear: {method}, float32",
+            lambda method=method: weights.linear(x, loc, scale, method=method, generator=gen()),
+            lambda v: v.shape == (1, 3) and v.dtype == F32 and bool(torch.isfinite(v).all()),
+        )
+    value(
+        "linear: scale 1e-30 gives the mean",
+        lambda: weights.linear(
+            x,
+            t(1.0, 1.0, 1.0, 1.0, 1.0, 1.0).reshape(3, 2),
+            torch.full((3, 2), 1e-30),
+            generator=gen(),
+        ),
+        lambda: torch.full((1, 3), 3.0),
+    )
+    error("linear: NaN input", lambda: weights.linear(t(math.nan, 1.0), loc, scale), "x")
+    error("linear: scale 0", lambda: weights.linear(x, loc, torch.zeros(3, 2)), "weight_scale")
+    error("linear: scale -1", lambda: weights.linear(x, loc, -scale), "weight_scale")
+    error("linear: wrong in_features", lambda: weights.linear(t(1.0, 2.0, 3.0), loc, scale), "x")
+    error("linear: loc a list", lambda: weights.linear(x, [[0.0, 0.0]], scale), "weight_loc")
+    error("linear: float64 loc", lambda: weights.linear(x, loc.double(), scale), "weight_loc")
+    error("linear: bias of 2", lambda: weights.linear(x, loc, scale, t(0.0, 0.0)), "bias")
+    error(
+        "linear: method 'Flipout'",
+        lambda: weights.linear(x, loc, scale, method="Flipout"),
+        "method",
+    )
+
+
 def build_cases() -> list[Case]:
     """Fill :data:`CASES` (once) and return it. Run under torch's default dtype float32."""
     if not CASES:
@@ -1662,6 +1696,7 @@ def build_cases() -> list[Case]:
             application_cases,
             multisample_cases,
             sampling_cases,
+            weights_cases,
         ):
             build()
     return CASES

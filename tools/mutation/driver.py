@@ -51,6 +51,7 @@ MODULES = {
     "reparam.multisample": "multisample",
     "reparam.sampling": "sampling",
     "reparam.book.optim": "optim",
+    "reparam.weights": "weights",
 }
 
 
