@@ -37,6 +37,33 @@ def _draw(plot: Callable[..., object], xs: np.ndarray, ys: Mapping[str, np.ndarr
         plot(xs, y, marker=_MARKERS[i], linestyle=LINESTYLES[i], color=_COLORS[i], label=name)
 
 
+def _line_figure(
+    xs: np.ndarray,
+    ys: Mapping[str, np.ndarray],
+    *,
+    xlabel: str,
+    ylabel: str,
+    ax: Axes | None,
+    figsize: tuple[float, float],
+    loglog: bool = False,
+    extra: Callable[[Axes], object] | None = None,
+) -> Figure:
+    """The series on linear or log–log axes (N in powers of two), labelled, with a legend;
+    ``extra`` adds to the axes before the legend is drawn (reference lines, limits)."""
+    with book_style():
+        fig, ax = new_axes(ax, figsize)
+        _draw(ax.loglog if loglog else ax.plot, xs, ys)
+        if extra is not None:
+            extra(ax)
+        if loglog:
+            ax.set_xscale("log", base=2)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.legend()
+        fig.tight_layout()
+    return fig
+
+
 def plot_variance_along_path(
     t: Sequence[float],
     variances: Mapping[str, Sequence[float]],
@@ -53,15 +80,15 @@ def plot_variance_along_path(
         figsize: size of a new figure (inches).
     """
     xs, ys = _series(t, variances, "t")
-    with book_style():
-        fig, ax = new_axes(ax, figsize)
-        _draw(ax.plot, xs, ys)
-        ax.set_xlabel("position of q on the path to the posterior, $t$")
-        ax.set_ylabel("variance of one-draw gradient")
-        ax.set_ylim(bottom=0.0)
-        ax.legend()
-        fig.tight_layout()
-    return fig
+    return _line_figure(
+        xs,
+        ys,
+        xlabel="position of q on the path to the posterior, $t$",
+        ylabel="variance of one-draw gradient",
+        ax=ax,
+        figsize=figsize,
+        extra=lambda axes: axes.set_ylim(bottom=0.0),
+    )
 
 
 def plot_snr_against_k(
@@ -84,10 +111,9 @@ def plot_snr_against_k(
         figsize: size of a new figure (inches).
     """
     ks, ys = _series(num_samples, snrs, "num_samples")
-    with book_style():
-        fig, ax = new_axes(ax, figsize)
-        _draw(ax.loglog, ks, ys)
-        firsts = [y[0] for y in ys.values()]
+    firsts = [y[0] for y in ys.values()]
+
+    def references(ax: Axes) -> None:
         ax.loglog(
             ks,
             firsts[0] * np.sqrt(ks / ks[0]),
@@ -97,9 +123,14 @@ def plot_snr_against_k(
         )
         if len(firsts) > 1:
             ax.loglog(ks, firsts[1] * np.sqrt(ks[0] / ks), ":", color=COLORS["black"])
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("importance samples $N$")
-        ax.set_ylabel("signal-to-noise ratio")
-        ax.legend()
-        fig.tight_layout()
-    return fig
+
+    return _line_figure(
+        ks,
+        ys,
+        xlabel="importance samples $N$",
+        ylabel="signal-to-noise ratio",
+        ax=ax,
+        figsize=figsize,
+        loglog=True,
+        extra=references,
+    )

@@ -10,8 +10,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
-from reparam.book.plotting.multisample import _draw, _series
-from reparam.book.plotting.style import COLORS, COLUMN_WIDTH_IN, book_style, new_axes
+from reparam.book.plotting.multisample import _draw, _line_figure, _series
+from reparam.book.plotting.style import COLORS, COLUMN_WIDTH_IN, book_style
 
 __all__ = ["plot_error_against_n", "plot_point_sets", "plot_variance_against_n"]
 
@@ -79,15 +79,15 @@ def plot_variance_against_n(
         figsize: size of a new figure (inches).
     """
     ns, ys = _series(num_samples, variances, "num_samples")
-    with book_style():
-        fig, ax = new_axes(ax, figsize)
-        _draw(ax.loglog, ns, ys)
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("importance samples $N$")
-        ax.set_ylabel("variance of the gradient")
-        ax.legend()
-        fig.tight_layout()
-    return fig
+    return _line_figure(
+        ns,
+        ys,
+        xlabel="importance samples $N$",
+        ylabel="variance of the gradient",
+        ax=ax,
+        figsize=figsize,
+        loglog=True,
+    )
 
 
 def plot_point_sets(
