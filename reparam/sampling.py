@@ -182,9 +182,11 @@ def pathwise_surrogate(
     """Pathwise surrogate (1/N) Σₙ f(μ + σ ⊙ εₙ) (or μ + L εₙ) with the draws of ``method``.
 
     :func:`reparam.surrogate.pathwise_surrogate` with the base noise of
-    :func:`normal_noise`: value and gradient stay unbiased for every method; antithetic
-    pairs and randomized Sobol points lower their variance for smooth costs (book chapter
-    "Smarter sampling"; Buchholz, Wenzel & Mandt, 2018, with Sobol points).
+    :func:`normal_noise`: value and gradient stay unbiased for every method. Randomized
+    Sobol points lower the variance for smooth costs, most in few dimensions (Buchholz,
+    Wenzel & Mandt, 2018); antithetic pairs lower it when the gradient's integrand is
+    mostly odd in ε and raise it, up to twice, when it is mostly even (book chapter
+    "Smarter sampling").
 
     Args:
         cost: draws ``(N, *batch_shape, *event_shape)`` -> per-draw costs ``(N, *S)``.

@@ -9,8 +9,9 @@ y = x Wᵀ + b. How the weights are drawn decides the cost and the variance of e
 - ``"shared"``: one W for the whole minibatch, the naive choice. Cheap, but all examples see
   the same perturbation, so their gradient noise is correlated and does not average out over
   the minibatch.
-- ``"per_example"``: an independent W for every example: the ideal, at the cost of one weight
-  matrix of noise per example (B · out · in draws and a batched matrix product).
+- ``"per_example"``: an independent W for every example, the reference the next two match
+  in distribution, at the cost of one weight matrix of noise per example (B · out · in draws
+  and a batched matrix product).
 - ``"local"``, the local reparameterization trick (Kingma, Salimans & Welling, NIPS 2015):
   for a Gaussian W, each pre-activation y_nj = Σᵢ x_ni W_ji is Gaussian with mean
   Σᵢ x_ni M_ji and variance Σᵢ x_ni² S_ji², so it is sampled directly, one draw per example
