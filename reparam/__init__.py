@@ -23,6 +23,8 @@ Modules, one idea each:
   pathwise surrogate that uses it.
 - :mod:`reparam.weights` — a Bayesian linear layer's random weights in a minibatch: shared,
   per example, local reparameterization and Flipout.
+- :mod:`reparam.cholesky` — full-covariance Gaussians through an unconstrained Cholesky factor,
+  and their exact KL divergence and gradients against a Gaussian target.
 - :mod:`reparam.control_variates` — baselines, leave-one-out means and control variates
   with estimated coefficients.
 - :mod:`reparam.distributions` — any :class:`Reparameterization` (every catalog row) as a
@@ -37,6 +39,7 @@ does not import: the library itself needs only torch.
 
 from reparam import (
     catalog,
+    cholesky,
     control_variates,
     discrete,
     distributions,
@@ -73,6 +76,7 @@ __all__ = [
     "Reparameterization",
     "__version__",
     "catalog",
+    "cholesky",
     "constant_cost",
     "control_variates",
     "cosine_cost",

@@ -36,9 +36,8 @@ from torch import Tensor
 
 from reparam._validation import (
     check_choice,
-    check_finite,
+    check_finite_and_positive,
     check_generator,
-    check_positive,
     check_tensor,
 )
 
@@ -70,9 +69,6 @@ def _check(
             f"x must have shape (..., in_features) with in_features = {loc.shape[1]}, "
             f"got {tuple(xt.shape)}"
         )
-    check_finite(xt, "x")
-    check_finite(loc, "weight_loc")
-    check_positive(scale, "weight_scale")
     b = None
     if bias is not None:
         b = check_tensor(bias, "bias", floating=True)
@@ -80,7 +76,9 @@ def _check(
             raise ValueError(
                 f"bias must have shape (out_features,) = ({loc.shape[0]},), got {tuple(b.shape)}"
             )
-        check_finite(b, "bias")
+    # one host synchronisation for all four (a layer runs at every training step)
+    finite = {"x": xt, "weight_loc": loc} | ({"bias": b} if b is not None else {})
+    check_finite_and_positive(finite, {"weight_scale": scale})
     dtypes = {t.dtype for t in (xt, loc, scale, b) if t is not None}
     if len(dtypes) > 1:
         names = sorted(str(d).removeprefix("torch.") for d in dtypes)
@@ -113,7 +111,7 @@ def linear(
     method: Method = "local",
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    """A Bayesian linear layer's output y = x Wᵀ + b, W ~ N(M, S²), drawn by ``method``.
+    """A Bayesian linear layer's output y = x Wᵀ + b with W ~ N(M, S²).
 
     Args:
         x: inputs, ``(..., in_features)``; the leading dimensions are the
@@ -135,7 +133,6 @@ def linear(
     check_generator(generator)
     out_features, in_features = loc.shape
     batch = xt.shape[:-1]
-    mean = xt @ loc.T
     if method == "shared":
         weight = loc + scale * _normal((out_features, in_features), loc, generator)
         y = xt @ weight.T
@@ -144,8 +141,10 @@ def linear(
         weights = loc + scale * noise  # one matrix per example
         y = (weights @ xt.unsqueeze(-1)).squeeze(-1)
     elif method == "local":
-        # the pre-activations' own variance, Σᵢ xᵢ² Sⱼᵢ²; clamped above 0 so that an
-        # all-zero input row gets the right gradient (0), not 0 · ∞ = NaN from the sqrt
+        # the pre-activations' own variance, Σᵢ xᵢ² Sⱼᵢ²; clamped above 0 so
+        # that an all-zero input row gets the right gradient (0), not the
+        # 0 · ∞ = NaN of the square root's derivative at 0
+        mean = xt @ loc.T
         variance = xt.square() @ scale.square().T
         tiny = torch.finfo(variance.dtype).tiny
         std = torch.where(variance > 0, variance.clamp_min(tiny).sqrt(), 0.0)
@@ -154,5 +153,5 @@ def linear(
         delta = scale * _normal((out_features, in_features), loc, generator)
         s = _signs((*batch, in_features), loc, generator)
         r = _signs((*batch, out_features), loc, generator)
-        y = mean + ((xt * s) @ delta.T) * r
+        y = xt @ loc.T + ((xt * s) @ delta.T) * r
     return y + b if b is not None else y

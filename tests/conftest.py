@@ -74,6 +74,7 @@ FIRST = (
     "book/reparameterizations-table.ipynb",
     "book/discrete-relaxations.ipynb",
     "book/smarter-sampling.ipynb",
+    "book/gaussians-at-scale.ipynb",
     "book/estimator-variance.ipynb",
 )
 

@@ -129,3 +129,53 @@ def test_point_set_figure_draws_the_cells_and_checks_its_input() -> None:
         plots.plot_point_sets({"a": np.zeros((3, 3))})
     with pytest.raises(ValueError, match=r"^point set 'a' must lie in the unit square$"):
         plots.plot_point_sets({"a": points + 1.0})
+
+
+def test_gaussians_at_scale_figures_fit_the_column_and_check_their_input() -> None:
+    from reparam.book.plotting import gaussians as plots
+    from reparam.book.plotting.style import figure_problems
+
+    fig = plots.plot_gap_against_step(
+        {"full": [9.0, 3.0, 1.0], "mean": [9.0, 5.0, 4.0]}, best_mean_field=3.9
+    )
+    assert figure_problems(fig) == []
+    (ax,) = fig.axes
+    assert ax.get_yscale() == "log"
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["full", "mean", "best mean field"]
+    assert lines[0].get_marker() in ("", "None")  # lines without markers
+    np.testing.assert_allclose(np.asarray(lines[2].get_ydata(), dtype=float), [3.9, 3.9])
+    plt.close(fig)
+    curves = {"shared": [4.0, 2.0, 1.5], "local": [4.0, 1.0, 0.25]}
+    fig = plots.plot_gradient_variance_against_batch(
+        [4, 16, 64], {"$M$": curves, "$\\rho$": curves}, predicted_shared={"$M$": [4.0, 2.1, 1.4]}
+    )
+    assert figure_problems(fig) == []
+    left, right = fig.axes
+    assert left.get_title() == "gradient of $M$" and right.get_title() == "gradient of $\\rho$"
+    assert left.get_xscale() == "log" and left.get_yscale() == "log"
+    assert [line.get_label() for line in left.get_lines()] == [
+        "shared",
+        "local reparam.",
+        "shared, predicted",
+    ]
+    assert len(right.get_lines()) == 2  # no prediction given for this panel
+    assert [t.get_text() for t in left.get_xticklabels()] == ["4", "16", "64"]
+    assert left.get_legend() is not None and right.get_legend() is None
+    plt.close(fig)
+    with pytest.raises(ValueError, match=r"^every series in gaps must have one length"):
+        plots.plot_gap_against_step({"a": [1.0, 2.0], "b": [1.0]}, best_mean_field=1.0)
+    with pytest.raises(ValueError, match=r"^gaps must be finite and positive"):
+        plots.plot_gap_against_step({"a": [1.0, 0.0]}, best_mean_field=1.0)
+    with pytest.raises(ValueError, match=r"^best_mean_field must be finite and positive"):
+        plots.plot_gap_against_step({"a": [1.0, 2.0]}, best_mean_field=0.0)
+    with pytest.raises(ValueError, match=r"^variances must hold 1 or 2 panels, got 3"):
+        plots.plot_gradient_variance_against_batch([1, 2], {"a": curves, "b": curves, "c": curves})
+    with pytest.raises(ValueError, match=r"^unknown methods \['dropout'\]"):
+        plots.plot_gradient_variance_against_batch([1, 2], {"a": {"dropout": [1.0, 2.0]}})
+    with pytest.raises(ValueError, match=r"^variances must be positive"):
+        plots.plot_gradient_variance_against_batch([1, 2], {"a": {"shared": [1.0, -2.0]}})
+    with pytest.raises(ValueError, match=r"^predicted_shared\['a'\] must have shape \(2,\)"):
+        plots.plot_gradient_variance_against_batch(
+            [1, 2], {"a": {"shared": [1.0, 2.0]}}, predicted_shared={"a": [1.0]}
+        )

@@ -227,6 +227,11 @@ def _bad(**changes: object) -> dict[str, object]:
             r"^bias must have shape \(out_features,\) = \(3,\)",
         ),
         (
+            _bad(bias=torch.tensor([0.0, math.nan, 0.0], dtype=F64)),
+            ValueError,
+            r"^bias must be finite",
+        ),
+        (
             _bad(weight_loc=torch.zeros(3, 4)),
             TypeError,
             r"^x, weight_loc, weight_scale and bias must share one dtype",

@@ -1678,6 +1678,136 @@ def weights_cases() -> None:
     )
 
 
+def cholesky_cases() -> None:
+    from reparam import cholesky
+
+    raw = t(0.5, 0.0, -1.0, 0.2).reshape(2, 2)
+    for diagonal in cholesky.DIAGONALS:
+        check(
+            f"scale_tril: {diagonal}, float32",
+            lambda diagonal=diagonal: cholesky.scale_tril(raw, diagonal=diagonal),
+            lambda v: v.dtype == F32 and bool((v.diagonal() > 0).all()) and float(v[0, 1]) == 0,
+        )
+    value(
+        "unconstrained: softplus of a tiny scale",
+        lambda: cholesky.unconstrained(torch.diag(t(1e-30, 1.0)), diagonal="softplus").diagonal(),
+        lambda: t(math.log(1e-30), math.log(math.expm1(1.0))),
+    )
+    loc, tril = t(0.0, 1.0), torch.eye(2)
+    precision = t(2.0, 0.5, 0.5, 1.0).reshape(2, 2)
+    check(
+        "gaussian_kl: q equal to p gives 0",
+        lambda: cholesky.gaussian_kl(
+            loc, torch.linalg.cholesky(torch.linalg.inv(precision)), loc, precision
+        ),
+        lambda v: abs(float(v)) < 1e-5,
+    )
+    error("scale_tril: 2 x 3", lambda: cholesky.scale_tril(torch.ones(2, 3)), "raw")
+    error("scale_tril: NaN", lambda: cholesky.scale_tril(t(math.nan).reshape(1, 1)), "raw")
+    error(
+        "scale_tril: diagonal 'relu'",
+        lambda: cholesky.scale_tril(raw, diagonal="relu"),
+        "diagonal",
+    )
+    error(
+        "unconstrained: upper entry", lambda: cholesky.unconstrained(torch.ones(2, 2)), "scale_tril"
+    )
+    error(
+        "unconstrained: zero diagonal",
+        lambda: cholesky.unconstrained(torch.diag(t(1.0, 0.0))),
+        "scale_tril",
+    )
+    error(
+        "gaussian_kl: asymmetric precision",
+        lambda: cholesky.gaussian_kl(loc, tril, loc, t(1.0, 0.5, 0.0, 1.0).reshape(2, 2)),
+        "target_precision",
+    )
+    error(
+        "gaussian_kl: indefinite precision",
+        lambda: cholesky.gaussian_kl(loc, tril, loc, -precision),
+        "target_precision",
+    )
+    error(
+        "gaussian_kl: loc of 3",
+        lambda: cholesky.gaussian_kl(t(0.0, 0.0, 0.0), tril, loc, precision),
+        "scale_tril",
+    )
+    error(
+        "gaussian_kl_gradients: target_loc of 1",
+        lambda: cholesky.gaussian_kl_gradients(loc, tril, t(0.0), precision),
+        "target_loc",
+    )
+    error(
+        "mean_field_optimum: infinite mean",
+        lambda: cholesky.mean_field_optimum(t(math.inf, 0.0), precision),
+        "target_loc",
+    )
+
+
+def regression_and_bnn_cases() -> None:
+    from reparam.book import bnn
+    from reparam.book.regression import linear_regression_log_joint, linear_regression_posterior
+
+    x, y = t(1.0, 0.0, 0.0, 1.0, 1.0, 1.0).reshape(3, 2), t(1.0, 2.0, 3.0)
+    check(
+        "linear_regression_posterior: float32",
+        lambda: linear_regression_posterior(x, y, noise_scale=1.0, prior_scale=1.0),
+        lambda v: v.loc.dtype == F32 and bool(torch.isfinite(v.log_evidence)),
+    )
+    error(
+        "linear_regression_posterior: noise 0",
+        lambda: linear_regression_posterior(x, y, noise_scale=0.0, prior_scale=1.0),
+        "noise_scale",
+    )
+    error(
+        "linear_regression_posterior: NaN target",
+        lambda: linear_regression_posterior(
+            x, t(1.0, math.nan, 3.0), noise_scale=1.0, prior_scale=1.0
+        ),
+        "targets",
+    )
+    error(
+        "linear_regression_log_joint: weights of 3",
+        lambda: linear_regression_log_joint(
+            t(0.0, 0.0, 0.0), x, y, noise_scale=1.0, prior_scale=1.0
+        ),
+        "weights",
+    )
+    layers = bnn.init_mlp((2, 3, 2), generator=gen())
+    labels = torch.tensor([0, 1, 1])
+    check(
+        "negative_elbo: float32, local",
+        lambda: bnn.negative_elbo(layers, x, labels, num_data=10, generator=gen()),
+        lambda v: v.dtype == F32 and v.shape == () and bool(torch.isfinite(v)),
+    )
+    error("init_mlp: sizes (2,)", lambda: bnn.init_mlp((2,), generator=gen()), "sizes")
+    error(
+        "negative_elbo: label 2 of 2 classes",
+        lambda: bnn.negative_elbo(layers, x, torch.tensor([0, 1, 2]), num_data=10),
+        "targets",
+    )
+    error(
+        "negative_elbo: float labels",
+        lambda: bnn.negative_elbo(layers, x, labels.float(), num_data=10),
+        "targets",
+    )
+    error(
+        "negative_elbo: num_data 0",
+        lambda: bnn.negative_elbo(layers, x, labels, num_data=0),
+        "num_data",
+    )
+    error(
+        "gradient_draws: one draw",
+        lambda: bnn.gradient_draws(
+            layers, x, labels, batch_size=2, num_draws=1, method="local", generator=gen()
+        ),
+        "num_draws",
+    )
+    error(
+        "total_variance: NaN", lambda: bnn.total_variance(t(0.0, math.nan).reshape(2, 1)), "draws"
+    )
+
+
 def build_cases() -> list[Case]:
     """Fill :data:`CASES` (once) and return it. Run under torch's default dtype float32."""
     if not CASES:
@@ -1697,6 +1827,8 @@ def build_cases() -> list[Case]:
             multisample_cases,
             sampling_cases,
             weights_cases,
+            cholesky_cases,
+            regression_and_bnn_cases,
         ):
             build()
     return CASES

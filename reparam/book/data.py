@@ -1,9 +1,10 @@
-"""The two real data sets of the book's applications, loaded from scikit-learn.
+"""The real data sets of the book's applications, loaded from scikit-learn.
 
 Book part "The trick at work": the chapter "A variational autoencoder" trains on the 8×8
 handwritten digits (1,797 images) and the chapter "Bayesian logistic regression" on the
-Wisconsin breast-cancer data (569 patients × 30 features). Both ship inside scikit-learn, so
-nothing is downloaded.
+Wisconsin breast-cancer data (569 patients × 30 features); the chapter "Gaussians at scale"
+fits the diabetes data (442 patients × 10 features) by Bayesian linear regression. All three
+ship inside scikit-learn, so nothing is downloaded.
 
 Every loader splits the data into a training and a held-out part with an explicit
 ``torch.Generator`` (the same seed gives the same split on every machine), returns tensors of
@@ -13,8 +14,11 @@ the requested dtype and device, and, where features are standardised, uses stati
 
 from __future__ import annotations
 
+import gzip
 import importlib
+import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -34,6 +38,7 @@ from reparam._validation import (
 __all__ = [
     "DataSplit",
     "load_breast_cancer",
+    "load_diabetes",
     "load_digits",
     "split_indices",
     "standardize",
@@ -136,25 +141,28 @@ def standardize(train: Tensor, test: Tensor) -> tuple[Tensor, Tensor]:
     return (train - mean) / std, (test - mean) / std
 
 
-def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
-    """The digits' pixels ``(1797, 64)`` and labels ``(1797,)``, as scikit-learn ships them.
-
-    scikit-learn keeps them in ``sklearn/datasets/data/digits.csv.gz`` (one image per row, its
-    64 grey levels and then its label), which ``sklearn.datasets.load_digits`` parses. Read
-    here without importing scikit-learn, which takes about two seconds (most of a chapter's
-    data loading); if that file is not where this version of scikit-learn keeps it, through
-    ``load_digits``. A test checks both against ``load_digits``.
-    """
-    import gzip
-    import importlib.util
-    from pathlib import Path
-
+def _shipped_data_folder() -> Path | None:
+    """scikit-learn's ``datasets/data`` folder, found without importing scikit-learn (which
+    takes about two seconds, most of a chapter's data loading); ``None`` if not installed."""
     try:
         spec = importlib.util.find_spec("sklearn")
     except (ImportError, ValueError):
         spec = None
     origin = spec.origin if spec is not None else None
-    shipped = Path(origin).parent / "datasets" / "data" / "digits.csv.gz" if origin else None
+    return Path(origin).parent / "datasets" / "data" if origin else None
+
+
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """The digits' pixels ``(1797, 64)`` and labels ``(1797,)``, as scikit-learn ships them.
+
+    scikit-learn keeps them in ``sklearn/datasets/data/digits.csv.gz`` (one image per row, its
+    64 grey levels and then its label), which ``sklearn.datasets.load_digits`` parses. Read
+    here without importing scikit-learn; if that file is not where this version of
+    scikit-learn keeps it, through ``load_digits``. A test checks both against
+    ``load_digits``.
+    """
+    folder = _shipped_data_folder()
+    shipped = folder / "digits.csv.gz" if folder is not None else None
     if shipped is not None and shipped.is_file():
         with gzip.open(shipped, mode="rt", encoding="utf-8") as text:
             table = np.loadtxt(text, delimiter=",")
@@ -237,20 +245,111 @@ def load_breast_cancer(
     bunch: Any = _sklearn_datasets().load_breast_cancer()
     features = torch.as_tensor(np.asarray(bunch.data), dtype=dtype)
     labels = torch.as_tensor(np.asarray(bunch.target), dtype=dtype)
+    names = tuple(str(name) for name in bunch.feature_names)
+    return _standardised_split(
+        features,
+        labels,
+        names,
+        "breast_cancer",
+        generator=generator,
+        test_fraction=test_fraction,
+        add_bias=add_bias,
+        device=device,
+    )
+
+
+def _standardised_split(
+    features: Tensor,
+    targets: Tensor,
+    names: tuple[str, ...],
+    name: str,
+    *,
+    generator: torch.Generator,
+    test_fraction: float,
+    add_bias: bool,
+    device: torch.device | str | None,
+    standardise_targets: bool = False,
+) -> DataSplit:
+    """Split, standardise with the training part's statistics, and append the intercept."""
     train, test = split_indices(features.shape[0], test_fraction, generator=generator)
     train_x, test_x = standardize(features[train], features[test])
-    names = tuple(str(name) for name in bunch.feature_names)
+    train_y, test_y = targets[train], targets[test]
+    if standardise_targets:
+        train_y, test_y = (t[:, 0] for t in standardize(train_y[:, None], test_y[:, None]))
     if add_bias:
         train_x = torch.cat([train_x, torch.ones_like(train_x[:, :1])], dim=1)
         test_x = torch.cat([test_x, torch.ones_like(test_x[:, :1])], dim=1)
         names = (*names, "bias")
     return DataSplit(
-        train_x.to(device),
-        labels[train].to(device),
-        test_x.to(device),
-        labels[test].to(device),
-        names,
-        "breast_cancer",
+        train_x.to(device), train_y.to(device), test_x.to(device), test_y.to(device), names, name
+    )
+
+
+def _diabetes_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """The diabetes data's ten features ``(442, 10)`` and its target ``(442,)``, unscaled.
+
+    scikit-learn ships them in ``sklearn/datasets/data/diabetes_data_raw.csv.gz`` and
+    ``diabetes_target.csv.gz``; read here without importing scikit-learn (as
+    :func:`_digits_arrays` does), else through ``load_diabetes(scaled=False)``.
+    """
+    folder = _shipped_data_folder()
+    names = ("diabetes_data_raw.csv.gz", "diabetes_target.csv.gz")
+    if folder is not None and all((folder / name).is_file() for name in names):
+        tables = []
+        for name in names:
+            with gzip.open(folder / name, mode="rt", encoding="utf-8") as text:
+                tables.append(np.loadtxt(text))
+        return tables[0], tables[1]
+    bunch: Any = _sklearn_datasets().load_diabetes(scaled=False)
+    return np.asarray(bunch.data), np.asarray(bunch.target)
+
+
+#: The diabetes features as scikit-learn names them (age, sex, body-mass index, mean blood
+#: pressure and six blood serum measurements).
+DIABETES_FEATURES = ("age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6")
+
+
+def load_diabetes(
+    *,
+    generator: torch.Generator,
+    test_fraction: float = 0.2,
+    add_bias: bool = True,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+) -> DataSplit:
+    """The diabetes regression data of scikit-learn (442 patients × 10 features), standardised.
+
+    Book chapter "Gaussians at scale": Bayesian linear regression, whose posterior is an exact
+    Gaussian. The target is a measure of disease progression one year after baseline. Features
+    *and* target are standardised with the training part's statistics (so a unit-variance
+    noise model is on the target's own scale).
+
+    Args:
+        generator: source of the training/held-out split.
+        test_fraction: the held-out share (default 0.2: 354 training and 88 held-out rows).
+        add_bias: append a column of ones (the intercept) after standardising.
+        dtype: floating dtype (default: torch's default dtype).
+        device: device of the returned tensors.
+
+    Returns:
+        A :class:`DataSplit` with inputs of shape ``(n, 11)`` (``(n, 10)`` without the bias)
+        and real targets of shape ``(n,)``.
+    """
+    check_generator(generator)
+    dtype = _check_dtype(dtype)
+    features_np, target_np = _diabetes_arrays()
+    features = torch.as_tensor(features_np, dtype=dtype)
+    target = torch.as_tensor(target_np, dtype=dtype)
+    return _standardised_split(
+        features,
+        target,
+        DIABETES_FEATURES,
+        "diabetes",
+        generator=generator,
+        test_fraction=test_fraction,
+        add_bias=add_bias,
+        device=device,
+        standardise_targets=True,
     )
 
 

@@ -52,6 +52,9 @@ MODULES = {
     "reparam.sampling": "sampling",
     "reparam.book.optim": "optim",
     "reparam.weights": "weights",
+    "reparam.cholesky": "cholesky",
+    "reparam.book.regression": "regression",
+    "reparam.book.bnn": "bnn",
 }
 
 

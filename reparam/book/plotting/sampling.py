@@ -16,6 +16,19 @@ from reparam.book.plotting.style import COLORS, COLUMN_WIDTH_IN, book_style
 __all__ = ["plot_error_against_n", "plot_point_sets", "plot_variance_against_n"]
 
 
+def _check_panels(
+    panels: Mapping[str, Mapping[str, object]], name: str, maximum: int, noun: str
+) -> list[str]:
+    """The series names every panel shares, or ``ValueError`` naming ``name``."""
+    if not 1 <= len(panels) <= maximum:
+        limit = "1 or 2" if maximum == 2 else f"1 to {maximum}"
+        raise ValueError(f"{name} must hold {limit} panels, got {len(panels)}")
+    series = [list(curves) for curves in panels.values()]
+    if any(names != series[0] for names in series):
+        raise ValueError(f"every panel must have the same {noun}, got {series}")
+    return series[0]
+
+
 def plot_error_against_n(
     num_samples: Sequence[int],
     panels: Mapping[str, Mapping[str, Sequence[float]]],
@@ -34,11 +47,7 @@ def plot_error_against_n(
             with the same series names.
         figsize: size of the figure (inches).
     """
-    if not 1 <= len(panels) <= 3:
-        raise ValueError(f"panels must hold 1 to 3 panels, got {len(panels)}")
-    series = [list(curves) for curves in panels.values()]
-    if any(names != series[0] for names in series):
-        raise ValueError(f"every panel must have the same series, got {series}")
+    _check_panels(panels, "panels", 3, "series")
     with book_style():
         fig, axes = plt.subplots(1, len(panels), figsize=figsize, sharey=True, squeeze=False)
         for i, (ax, (title, curves)) in enumerate(zip(axes[0], panels.items(), strict=True)):
