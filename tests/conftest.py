@@ -10,9 +10,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-import torch
-from matplotlib.figure import Figure
+# Before torch (and NumPy's BLAS) start their thread pools: under pytest-xdist each worker, and
+# each notebook kernel it starts, gets its share of the cores. Two workers with a thread per
+# core each left four busy-waiting OpenMP threads on two cores, and the heaviest notebook
+# cells and tests ran about ten times slower (book/_ext/parallel_read.py does the same for
+# the build). Stored outputs do not depend on the thread count (CI checks them with one).
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or "1")
+if _WORKERS > 1 and not os.environ.get("OMP_NUM_THREADS", "").strip():
+    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // _WORKERS))
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 # The package must not depend on the global default dtype: tests leave it at float32 and
 # pass float64 explicitly where precision matters.

@@ -139,3 +139,25 @@ def test_parallel_reading_jobs() -> None:
     assert 1 <= parallel_read.reading_jobs({}) <= parallel_read.MAX_DEFAULT_JOBS
     with pytest.raises(ValueError, match="BOOK_BUILD_JOBS"):
         parallel_read.reading_jobs({"BOOK_BUILD_JOBS": "0"})
+
+
+def test_parallel_kernels_share_the_cores() -> None:
+    """Each of the build's parallel kernels gets its share of the cores, unless the reader
+    chose a thread count; a serial build leaves the default alone."""
+    import parallel_read
+
+    environ: dict[str, str] = {}
+    parallel_read.share_the_cores(2, environ, cores=2)
+    assert environ == {"OMP_NUM_THREADS": "1"}
+    environ = {}
+    parallel_read.share_the_cores(2, environ, cores=8)
+    assert environ == {"OMP_NUM_THREADS": "4"}
+    environ = {}
+    parallel_read.share_the_cores(4, environ, cores=2)
+    assert environ == {"OMP_NUM_THREADS": "1"}
+    environ = {"OMP_NUM_THREADS": "3"}
+    parallel_read.share_the_cores(2, environ, cores=2)
+    assert environ == {"OMP_NUM_THREADS": "3"}
+    environ = {}
+    parallel_read.share_the_cores(1, environ, cores=2)
+    assert environ == {}

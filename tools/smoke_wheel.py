@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import re
 import subprocess
 import sys
@@ -163,6 +164,11 @@ def check_notebooks(folder: Path, jobs: int) -> None:
     notebooks = sorted(folder.glob("*.ipynb"))
     check(len(notebooks) > 0, f"{len(notebooks)} reader notebooks in {folder.name}/")
     pending = list(notebooks)
+    # Each kernel its share of the cores: ``jobs`` kernels with a thread per core each
+    # oversubscribe the machine, and busy-waiting OpenMP threads slow them several times.
+    environment = dict(os.environ)
+    if not environment.get("OMP_NUM_THREADS", "").strip():
+        environment["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
     running: list[tuple[Path, subprocess.Popen[str], tempfile.TemporaryDirectory[str]]] = []
     while pending or running:
         while pending and len(running) < jobs:
@@ -171,6 +177,7 @@ def check_notebooks(folder: Path, jobs: int) -> None:
             process = subprocess.Popen(
                 [sys.executable, "-c", _RUN_ONE, str(notebook.resolve())],
                 cwd=empty.name,
+                env=environment,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
