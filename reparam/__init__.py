@@ -14,7 +14,10 @@ Modules, one idea each:
 - :mod:`reparam.estimators` — pathwise, score-function and measure-valued gradient estimators.
 - :mod:`reparam.variance` — exact estimator means and variances by quadrature.
 - :mod:`reparam.gaussian_identities` — Bonnet's and Price's theorems, exact and by Monte Carlo.
-- :mod:`reparam.discrete` — Gumbel-max, Concrete / Gumbel-softmax and straight-through paths.
+- :mod:`reparam.discrete` — Gumbel-max, Concrete / Gumbel-softmax and straight-through paths,
+  and sampling without replacement by the Gumbel-top-k trick.
+- :mod:`reparam.binary_gradients` — unbiased gradients for binary variables: ARM, DisARM,
+  REBAR and RELAX, and the exact gradient by enumeration.
 - :mod:`reparam.surrogate` — the estimators as surrogate losses for ``backward()``, taking
   a :class:`Reparameterization` or any ``torch.distributions.Distribution``.
 - :mod:`reparam.multisample` — the ELBO and importance-weighted bounds with standard,
@@ -38,6 +41,7 @@ does not import: the library itself needs only torch.
 """
 
 from reparam import (
+    binary_gradients,
     catalog,
     cholesky,
     control_variates,
@@ -75,6 +79,7 @@ __all__ = [
     "Parameter",
     "Reparameterization",
     "__version__",
+    "binary_gradients",
     "catalog",
     "cholesky",
     "constant_cost",

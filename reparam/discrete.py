@@ -14,6 +14,10 @@ is piecewise constant in the logits. This module provides
 - the Concrete / Gumbel-softmax relaxation (Maddison, Mnih & Teh, 2017; Jang, Gu & Poole,
   2017): :class:`RelaxedCategorical` y = softmax((logits + g) / τ), computed in log space,
   and :class:`RelaxedBernoulli` (the binary Concrete) y = σ((logit p − logit u) / τ);
+- sampling without replacement: :func:`gumbel_top_k_sample` (the Gumbel-top-k trick, Kool,
+  van Hoof & Welling, 2019), the probability of an ordered sample
+  (:func:`ordered_sample_log_prob`) and exact inclusion probabilities
+  (:func:`inclusion_probabilities`);
 - straight-through estimators: :class:`StraightThroughCategorical` and
   :class:`StraightThroughBernoulli` return the exact hard sample in the forward pass and
   back-propagate the gradient of a surrogate (the relaxed sample, or p itself).
@@ -27,6 +31,7 @@ last dimension of ``logits``.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -38,6 +43,7 @@ from torch import Tensor
 from reparam._validation import (
     as_tensors,
     check_broadcast,
+    check_count,
     check_finite,
     check_generator,
     check_in_interval,
@@ -45,6 +51,7 @@ from reparam._validation import (
     check_real,
     check_tensor,
     check_values,
+    describe,
 )
 from reparam.noise import open_uniform
 from reparam.reparameterization import Parameter, Reparameterization, open_unit_interval
@@ -62,9 +69,12 @@ __all__ = [
     "categorical_log_prob",
     "check_temperature",
     "gumbel_max_sample",
+    "gumbel_top_k_sample",
     "hard_one_hot",
     "heaviside",
+    "inclusion_probabilities",
     "logits_vector",
+    "ordered_sample_log_prob",
     "relaxed_bernoulli_sample",
     "relaxed_one_hot_sample",
     "sample_gumbel",
@@ -650,3 +660,108 @@ def relaxed_bernoulli_sample(
     return RelaxedBernoulli(temperature=check_temperature(temperature)).rsample(
         num_samples, generator=generator, probs=probs
     )
+
+
+# -- sampling without replacement ---------------------------------------------------------
+#: Largest number of ordered k-tuples :func:`inclusion_probabilities` enumerates.
+MAX_ORDERED_TUPLES = 1_000_000
+
+
+def _check_k(k: Any, num_classes: int) -> int:
+    return check_count(k, "k", 1, num_classes, context=f"(logits has {num_classes} classes)")
+
+
+def gumbel_top_k_sample(
+    logits: Tensor, k: int, num_samples: int, *, generator: torch.Generator | None = None
+) -> Tensor:
+    """k classes without replacement, in order, by the Gumbel-top-k trick.
+
+    Book section "Sampling without replacement" (chapter "Unbiased gradients for discrete
+    variables"): the indices of the k largest of logits_i + g_i, g_i standard Gumbel, sorted
+    by decreasing perturbed logit. Their first entry is a Gumbel-max draw; the whole tuple
+    has the distribution of drawing a class from softmax(logits), removing it, renormalising
+    and repeating k times (Kool, van Hoof & Welling, 2019, section 3).
+
+    Args:
+        logits: shape ``(*batch_shape, K)``, K ≥ 2, finite.
+        k: number of classes per sample, 1 ≤ k ≤ K.
+        num_samples: number of independent samples, at least 1.
+        generator: source of the Gumbel noise.
+
+    Returns:
+        Long tensor of shape ``(num_samples, *batch_shape, k)``: distinct indices per sample.
+    """
+    num_samples = check_num_samples(num_samples)
+    check_generator(generator)
+    checked = CATEGORICAL.validate({"logits": logits})["logits"]
+    k = _check_k(k, checked.shape[-1])
+    noise = CATEGORICAL.sample_base(num_samples, {"logits": checked}, generator)
+    return torch.topk(checked.detach() + noise, k, dim=-1).indices
+
+
+def ordered_sample_log_prob(logits: Tensor, indices: Tensor) -> Tensor:
+    """log P(the ordered sample without replacement is ``indices``).
+
+    P(i_1, ..., i_k) = Π_j exp(a_{i_j}) / Σ_{l not among i_1..i_{j-1}} exp(a_l), with
+    a = logits: draw from the softmax, remove, renormalise.
+
+    Args:
+        logits: shape ``(K,)``.
+        indices: long tensor of shape ``(*S, k)``, distinct entries in [0, K) per row.
+
+    Returns:
+        Tensor of shape ``S``, differentiable in ``logits``.
+    """
+    checked = _check_class_logits(logits)
+    check_tensor(indices, "indices")
+    if indices.dtype != torch.long or indices.dim() < 1:
+        raise TypeError("indices must be a long tensor with the samples in its last dimension")
+    num_classes = checked.shape[0]
+    if bool(((indices < 0) | (indices >= num_classes)).any()):
+        raise ValueError(f"indices must lie in [0, {num_classes}), got {describe(indices)}")
+    chosen = torch.nn.functional.one_hot(indices, num_classes).to(torch.bool)
+    if bool((chosen.sum(-2) > 1).any()):
+        raise ValueError("indices must be distinct within each sample")
+    # Mask of the classes still available at step j: not chosen at steps < j.
+    taken_before = torch.cumsum(chosen, dim=-2) - chosen.long()
+    available = taken_before == 0
+    masked = checked.expand(chosen.shape).masked_fill(~available, -torch.inf)
+    step = checked[indices] - torch.logsumexp(masked, dim=-1)
+    return step.sum(-1)
+
+
+def inclusion_probabilities(logits: Tensor, k: int) -> Tensor:
+    """P(class i is among the k classes drawn without replacement), exactly.
+
+    Sums :func:`ordered_sample_log_prob` over all K!/(K − k)! ordered k-tuples, so for small
+    K only (at most :data:`MAX_ORDERED_TUPLES` tuples). The entries sum to k.
+
+    Args:
+        logits: shape ``(K,)``, finite.
+        k: 1 ≤ k ≤ K.
+
+    Returns:
+        Tensor of shape ``(K,)`` in ``logits``'s dtype.
+    """
+    checked = _check_class_logits(logits)
+    num_classes = checked.shape[0]
+    k = _check_k(k, num_classes)
+    count = math.perm(num_classes, k)
+    if count > MAX_ORDERED_TUPLES:
+        raise ValueError(
+            f"logits and k give {count} ordered tuples; at most {MAX_ORDERED_TUPLES} are summed"
+        )
+    tuples = torch.tensor(
+        list(itertools.permutations(range(num_classes), k)), device=checked.device
+    )
+    probs = ordered_sample_log_prob(checked, tuples).exp()
+    included = torch.nn.functional.one_hot(tuples, num_classes).sum(-2).to(probs.dtype)
+    return (probs[:, None] * included).sum(0)
+
+
+def _check_class_logits(logits: Any) -> Tensor:
+    """``logits`` checked to be a finite floating-point vector of at least two classes."""
+    checked = check_tensor(logits, "logits", floating=True)
+    if checked.dim() != 1 or checked.shape[0] < 2:
+        raise ValueError(f"logits must have shape (K,) with K >= 2, got {tuple(checked.shape)}")
+    return check_finite(checked, "logits")

@@ -557,6 +557,23 @@ def test_discrete_figures_fit_the_column() -> None:
     )
     assert len(fig.legends) == 1 and not figure_problems(fig)
     plt.close(fig)
+    grid = np.linspace(0.05, 0.95, 19)
+    with_a_zero = grid.copy()
+    with_a_zero[9] = 0.0
+    fig = plots.plot_variance_against_probability(grid, {"a": grid, "b": with_a_zero})
+    (_, second) = fig.axes[0].get_lines()
+    assert np.isnan(np.asarray(second.get_ydata(), dtype=float)[9])  # the zero is left out
+    assert fig.axes[0].get_yscale() == "log" and not figure_problems(fig)
+    plt.close(fig)
+    names = ["score function", "ARM", "DisARM", "REBAR", "RELAX", "Concrete", "ST"]
+    ones = np.ones(7)
+    fig = plots.plot_bias_and_variance_bars(names, 0.1 * ones, 0.01 * ones, 10 * ones)
+    labels = [tick.get_text() for tick in fig.axes[0].get_yticklabels()]
+    positions = [tick for tick in fig.axes[0].get_yticks()]
+    assert labels == names and positions[0] > positions[-1]  # the first name on top
+    assert fig.axes[1].get_xscale() == "log"
+    assert not figure_problems(fig)
+    plt.close(fig)
 
 
 def test_discrete_figures_reject_bad_shapes() -> None:
@@ -572,3 +589,100 @@ def test_discrete_figures_reject_bad_shapes() -> None:
         plots.plot_step_path(np.zeros(3), np.zeros((1, 3)), np.zeros(2), np.zeros(3))
     with pytest.raises(ValueError, match="must match temperatures"):
         plots.plot_bias_variance([0.1, 1.0], {"a": (np.zeros(3), np.zeros(3))})
+    with pytest.raises(ValueError, match="must match probs"):
+        plots.plot_variance_against_probability([0.1, 0.5], {"a": np.ones(3)})
+    with pytest.raises(ValueError, match="at least one"):
+        plots.plot_variance_against_probability([0.1], {})
+    with pytest.raises(ValueError, match="total_variance must have one entry per name"):
+        plots.plot_bias_and_variance_bars(["a", "b"], [0.1, 0.2], [0.0, 0.0], [1.0])
+    with pytest.raises(ValueError, match="names must contain"):
+        plots.plot_bias_and_variance_bars([], [], [], [])
+
+
+# -- sampling without replacement (Gumbel-top-k) -------------------------------------------
+def _inclusion_by_quadrature(logits: list[float], k: int) -> np.ndarray:
+    """P(i among the k largest of a_j + g_j), by integrating over the value x of a_i + g_i:
+    the density of a Gumbel at x times P(at most k − 1 of the others exceed x), a
+    Poisson-binomial probability (an oracle independent of the tuple enumeration)."""
+    a = np.asarray(logits)
+
+    def at_most(probabilities: np.ndarray, count: int) -> float:
+        distribution = np.zeros(len(probabilities) + 1)
+        distribution[0] = 1.0
+        for q in probabilities:
+            distribution[1:] = distribution[1:] * (1 - q) + distribution[:-1] * q
+            distribution[0] *= 1 - q
+        return float(distribution[: count + 1].sum())
+
+    result = []
+    for i in range(len(a)):
+        others = np.delete(a, i)
+
+        def integrand(x: float, i: int = i, others: np.ndarray = others) -> float:
+            density = math.exp(-(x - a[i]) - math.exp(-(x - a[i])))
+            exceed = -np.expm1(-np.exp(-(x - others)))
+            return density * at_most(exceed, k - 1)
+
+        result.append(scipy.integrate.quad(integrand, a[i] - 10, a[i] + 40, limit=200)[0])
+    return np.array(result)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5])
+def test_inclusion_probabilities_match_quadrature(k: int) -> None:
+    logits = [1.0, 0.0, -0.5, 2.0, 0.3]
+    exact = discrete.inclusion_probabilities(torch.tensor(logits, dtype=F64), k)
+    np.testing.assert_allclose(exact.numpy(), _inclusion_by_quadrature(logits, k), atol=1e-8)
+    assert exact.sum().item() == pytest.approx(k)
+
+
+def test_gumbel_top_k_draws_ordered_samples_without_replacement() -> None:
+    """Frequencies of the 12 ordered pairs of 4 classes against the products of
+    renormalised softmax probabilities (chi-square test), and distinct entries."""
+    logits = torch.tensor([0.5, -1.0, 1.2, 0.0], dtype=F64)
+    n = 60_000
+    draws = discrete.gumbel_top_k_sample(logits, 2, n, generator=torch.Generator().manual_seed(21))
+    assert draws.shape == (n, 2) and draws.dtype == torch.long
+    assert bool((draws[:, 0] != draws[:, 1]).all())
+    pairs = list(itertools.permutations(range(4), 2))
+    softmax = torch.softmax(logits, 0).numpy()
+    probs = np.array([softmax[i] * softmax[j] / (1 - softmax[i]) for i, j in pairs])
+    counts = np.array([int(((draws[:, 0] == i) & (draws[:, 1] == j)).sum()) for i, j in pairs])
+    assert scipy.stats.chisquare(counts, n * probs).pvalue > 1e-3
+    log_probs = discrete.ordered_sample_log_prob(logits, torch.tensor(pairs))
+    np.testing.assert_allclose(log_probs.exp().numpy(), probs, rtol=1e-12)
+
+
+def test_gumbel_top_k_batches_and_dtypes(dtype: torch.dtype) -> None:
+    logits = torch.zeros(3, 6, dtype=dtype)
+    draws = discrete.gumbel_top_k_sample(logits, 4, 5, generator=torch.Generator().manual_seed(0))
+    assert draws.shape == (5, 3, 4)
+    assert bool((torch.sort(draws, -1).values.diff(dim=-1) > 0).all())
+    first = discrete.gumbel_top_k_sample(logits, 1, 5, generator=torch.Generator().manual_seed(1))
+    again = discrete.gumbel_max_sample(logits, 5, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(first[..., 0], again)  # top-1 is the Gumbel-max draw
+    log_prob = discrete.ordered_sample_log_prob(torch.zeros(6, dtype=dtype), draws[:, 0])
+    assert log_prob.shape == (5,) and log_prob.dtype == dtype
+    # Uniform logits: every ordered 4-tuple of 6 has probability 1 / (6 * 5 * 4 * 3).
+    torch.testing.assert_close(log_prob.exp(), torch.full((5,), 1 / 360, dtype=dtype))
+
+
+def test_sampling_without_replacement_rejects_bad_input() -> None:
+    logits = torch.zeros(4, dtype=F64)
+    with pytest.raises(ValueError, match=r"k must be at most 4 \(logits has 4 classes\)"):
+        discrete.gumbel_top_k_sample(logits, 5, 3)
+    with pytest.raises(ValueError, match="k must be at least 1"):
+        discrete.inclusion_probabilities(logits, 0)
+    with pytest.raises(TypeError, match="k must be an int"):
+        discrete.inclusion_probabilities(logits, 2.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="indices must be distinct"):
+        discrete.ordered_sample_log_prob(logits, torch.tensor([[1, 1]]))
+    with pytest.raises(ValueError, match=r"indices must lie in \[0, 4\)"):
+        discrete.ordered_sample_log_prob(logits, torch.tensor([[1, 4]]))
+    with pytest.raises(TypeError, match="indices must be a long tensor"):
+        discrete.ordered_sample_log_prob(logits, torch.tensor([[1.0, 2.0]]))
+    with pytest.raises(ValueError, match=r"logits must have shape \(K,\)"):
+        discrete.inclusion_probabilities(torch.zeros(2, 3, dtype=F64), 1)
+    with pytest.raises(ValueError, match="logits must be finite"):
+        discrete.inclusion_probabilities(torch.tensor([0.0, math.inf], dtype=F64), 1)
+    with pytest.raises(ValueError, match="ordered tuples"):
+        discrete.inclusion_probabilities(torch.zeros(12, dtype=F64), 8)

@@ -5,7 +5,10 @@
 - :func:`plot_simplex_samples`: Concrete samples on the 2-simplex at several temperatures;
 - :func:`plot_relaxed_bars`: one relaxed sample, same Gumbel noise, at several temperatures;
 - :func:`plot_bias_variance`: bias and variance of gradient estimators against temperature;
-- :func:`plot_trajectories`: optimisation trajectories of p under several estimators.
+- :func:`plot_trajectories`: optimisation trajectories of p under several estimators;
+- :func:`plot_variance_against_probability`: exact per-estimate variances against p
+  (chapter "Unbiased gradients for discrete variables");
+- :func:`plot_bias_and_variance_bars`: relative bias and total variance per estimator.
 
 Inputs are numpy arrays (or anything ``np.asarray`` accepts); every function returns the figure.
 """
@@ -24,11 +27,13 @@ from matplotlib.figure import Figure
 from reparam.book.plotting.style import COLORS, COLUMN_WIDTH_IN, LINESTYLES, book_style
 
 __all__ = [
+    "plot_bias_and_variance_bars",
     "plot_bias_variance",
     "plot_relaxed_bars",
     "plot_simplex_samples",
     "plot_step_path",
     "plot_trajectories",
+    "plot_variance_against_probability",
 ]
 
 _PALETTE = list(COLORS.values())
@@ -294,4 +299,71 @@ def plot_trajectories(
         ax.set_xlabel("optimisation step")
         ax.set_ylabel(ylabel)
         fig.legend(loc="outside lower center", ncol=2)
+    return fig
+
+
+def plot_variance_against_probability(
+    probs: Sequence[float] | np.ndarray, curves: Mapping[str, np.ndarray]
+) -> Figure:
+    """Per-estimate variance (log scale) against the Bernoulli probability p, per estimator.
+
+    Args:
+        probs: the grid of p, shape ``(P,)``.
+        curves: estimator name -> variance at each p, shape ``(P,)``; zeros (an estimator
+            that is exact at some p) are left out of the log-scale line.
+    """
+    _nonempty(curves, "curves")
+    grid = np.asarray(probs, dtype=float)
+    with book_style():
+        fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
+        for i, (name, values) in enumerate(curves.items()):
+            variance = np.asarray(values, dtype=float)
+            if variance.shape != grid.shape:
+                raise ValueError(f"curves[{name!r}] must match probs of shape {grid.shape}")
+            shown = np.where(variance > 0, variance, np.nan)
+            ax.semilogy(grid, shown, label=name, markersize=4, **_style(i))
+        ax.set_xlabel("$p$")
+        ax.set_ylabel("variance per estimate")
+        fig.legend(loc="outside lower center", ncol=2)
+    return fig
+
+
+def plot_bias_and_variance_bars(
+    names: Sequence[str],
+    relative_bias: Sequence[float] | np.ndarray,
+    bias_error: Sequence[float] | np.ndarray,
+    total_variance: Sequence[float] | np.ndarray,
+) -> Figure:
+    """Two panels of horizontal bars, one row per estimator: the relative bias
+    ‖E ĝ − ∇J‖ / ‖∇J‖ with its Monte Carlo error bar (left), and the total variance of one
+    estimate, the trace of its covariance, on a log scale (right).
+
+    Args:
+        names: estimator names, top to bottom, shape ``(E,)``.
+        relative_bias, bias_error, total_variance: shape ``(E,)`` each.
+    """
+    labels = list(names)
+    if not labels:
+        raise ValueError("names must contain at least one entry")
+    columns = [np.asarray(v, dtype=float) for v in (relative_bias, bias_error, total_variance)]
+    for name, column in zip(
+        ("relative_bias", "bias_error", "total_variance"), columns, strict=True
+    ):
+        if column.shape != (len(labels),):
+            raise ValueError(f"{name} must have one entry per name, shape ({len(labels)},)")
+    bias, error, variance = columns
+    rows = np.arange(len(labels))[::-1]
+    with book_style():
+        fig, (left, right) = plt.subplots(
+            1, 2, figsize=(COLUMN_WIDTH_IN, 0.42 * len(labels) + 1.3), sharey=True,
+            layout="constrained",
+        )  # fmt: skip
+        left.barh(rows, bias, xerr=2 * error, color=COLORS["vermillion"], height=0.6)
+        right.barh(rows, variance, color=COLORS["blue"], height=0.6)
+        right.set_xscale("log")
+        left.set_yticks(rows, labels)
+        left.set_xlabel("relative bias (bars: ±2 s.e.)")
+        right.set_xlabel("total variance per estimate")
+        for ax in (left, right):
+            ax.grid(axis="y", visible=False)
     return fig
