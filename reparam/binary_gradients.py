@@ -3,7 +3,7 @@
 Book chapter: "Unbiased gradients for discrete variables" (``chapter-unbiased-discrete``).
 A Bernoulli draw has no differentiable sampling path (chapter "Discrete variables"): the
 score function is unbiased but noisy, the Concrete relaxation and straight-through are
-biased. The estimators here are unbiased for ∇_φ E[f(b)], b_i ~ Bernoulli(σ(φ_i))
+biased. The estimators here are unbiased for ∇_θ E[f(b)], b_i ~ Bernoulli(σ(θ_i))
 independently, whatever ``f``:
 
 - :func:`reinforce_loo_gradient`: the score function on two independent draws, each using
@@ -19,13 +19,14 @@ independently, whatever ``f``:
 
 Every estimator has the signature::
 
-    estimator(cost, logits, num_samples, *, generator=None, **options) -> dict[str, Tensor]
+    estimator(cost, logits, num_samples, *, generator=None, **options)
+        -> dict[str, Tensor]
 
 - ``cost``: maps draws ``b`` of shape ``(M, *shape)``, entries 0.0 or 1.0 in ``logits``'s
   dtype, to per-draw costs of shape ``(M,)``; row ``m`` of the output may depend on row
   ``m`` of ``b`` only (``M`` is ``num_samples`` or twice it). REBAR also calls it on
   relaxed draws in (0, 1).
-- ``logits``: the floating-point tensor φ, any shape: P(b_i = 1) = σ(φ_i).
+- ``logits``: the floating-point tensor θ, any shape: P(b_i = 1) = σ(θ_i).
 - ``num_samples``: the number ``N >= 1`` of independent estimates.
 - ``generator``: the ``torch.Generator`` all noise is drawn from.
 
@@ -133,8 +134,8 @@ def reinforce_loo_gradient(
 ) -> dict[str, Tensor]:
     """Score function on two independent draws, each with the other's cost as baseline.
 
-    Per estimate: ½ Σ_{j=1,2} (f(b_j) − f(b_{3−j})) (b_j − σ(φ)), since
-    ∂/∂φ log p(b) = b − σ(φ) for logits φ. Unbiased because each baseline is independent of
+    Per estimate: ½ Σ_{j=1,2} (f(b_j) − f(b_{3−j})) (b_j − σ(θ)), since
+    ∂/∂θ log p(b) = b − σ(θ) for logits θ. Unbiased because each baseline is independent of
     the draw it multiplies. Two evaluations of ``cost`` per estimate, as ARM and DisARM.
 
     Returns ``{"logits": (num_samples, *logits.shape)}``; see the module docstring.
@@ -145,7 +146,7 @@ def reinforce_loo_gradient(
 
 
 def reinforce_loo_estimate(cost: Cost, logits: Tensor, u: Tensor, other: Tensor) -> Tensor:
-    """:func:`reinforce_loo_gradient` at given noise: draws b = 1[u < σ(φ)], b' = 1[u' < σ(φ)].
+    """:func:`reinforce_loo_gradient` at given noise: draws b = 1[u < σ(θ)], b' = 1[u' < σ(θ)].
 
     Args:
         u, other: independent uniforms on the open (0, 1), shape ``(N, *logits.shape)``.
@@ -167,10 +168,10 @@ def reinforce_loo_estimate(cost: Cost, logits: Tensor, u: Tensor, other: Tensor)
 def arm_gradient(
     cost: Cost, logits: Tensor, num_samples: int, *, generator: torch.Generator | None = None
 ) -> dict[str, Tensor]:
-    """The ARM estimator (Yin & Zhou, 2019, Theorem 1) of ∇_φ E[f(b)].
+    """The ARM estimator (Yin & Zhou, 2019, Theorem 1) of ∇_θ E[f(b)].
 
-    With u ~ U(0, 1)^D: (f(1[u > σ(−φ)]) − f(1[u < σ(φ)])) (u − ½). The two draws are
-    antithetic (they share u), and each is exactly Bernoulli(σ(φ)).
+    With u ~ U(0, 1)^D: (f(1[u > σ(−θ)]) − f(1[u < σ(θ)])) (u − ½). The two draws are
+    antithetic (they share u), and each is exactly Bernoulli(σ(θ)).
 
     Returns ``{"logits": (num_samples, *logits.shape)}``; see the module docstring.
     """
@@ -194,10 +195,10 @@ def arm_estimate(cost: Cost, logits: Tensor, u: Tensor) -> Tensor:
 def disarm_gradient(
     cost: Cost, logits: Tensor, num_samples: int, *, generator: torch.Generator | None = None
 ) -> dict[str, Tensor]:
-    """The DisARM estimator (Dong, Mnih & Tucker, 2020) of ∇_φ E[f(b)].
+    """The DisARM estimator (Dong, Mnih & Tucker, 2020) of ∇_θ E[f(b)].
 
-    With the antithetic pair b = 1[u < σ(φ)], b̃ = 1[1 − u < σ(φ)], coordinate i gets
-    ½ (f(b) − f(b̃)) (−1)^{b̃_i} 1[b_i ≠ b̃_i] σ(|φ_i|): ARM's estimate averaged over u given
+    With the antithetic pair b = 1[u < σ(θ)], b̃ = 1[1 − u < σ(θ)], coordinate i gets
+    ½ (f(b) − f(b̃)) (−1)^{b̃_i} 1[b_i ≠ b̃_i] σ(|θ_i|): ARM's estimate averaged over u given
     the pair, so never noisier than ARM, at the same cost. A coordinate whose two draws agree
     gets exactly zero.
 
@@ -209,7 +210,10 @@ def disarm_gradient(
 
 
 def disarm_estimate(cost: Cost, logits: Tensor, u: Tensor) -> Tensor:
-    """:func:`disarm_gradient` at given uniforms ``u`` of shape ``(N, *logits.shape)``."""
+    """:func:`disarm_gradient` at uniforms ``u`` of shape ``(N, *logits.shape)``.
+
+    Returns the N estimates, of that shape.
+    """
     cost = check_callable(cost)
     logits = _check_logits(logits)
     u = _check_noise(u, "u", logits)
@@ -223,18 +227,25 @@ def disarm_estimate(cost: Cost, logits: Tensor, u: Tensor) -> Tensor:
     return 0.5 * _per_draw(values[:n] - values[n:], u) * weight
 
 
-def conditional_noise(logits: Tensor, u: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """The relaxed noise z, the draw b = H(z) and a draw z̃ ~ p(z | b), all from uniforms.
+def conditional_noise(
+    logits: Tensor,
+    u: Tensor,
+    v: Tensor,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The relaxed noise z, the draw b = H(z) and a draw z̃ ~ p(z | b).
 
-    z = φ + log(1 − u) − log u is logistic with location φ, and b = 1[z > 0] = 1[u < σ(φ)]
-    is the book's Bernoulli path. Given b, u is uniform on (0, σ(φ)) (b = 1) or on
-    (σ(φ), 1) (b = 0); z̃ puts u' = v σ(φ), resp. σ(φ) + v (1 − σ(φ)), in place of u, so it is
-    differentiable in φ with b held fixed (Tucker et al., 2017, appendix; Grathwohl et al.,
-    2018, appendix). Computed from log-sigmoids, so finite for every finite φ.
+    z = θ + log(1 − u) − log u is logistic with location θ, and
+    b = 1[z > 0] = 1[u < σ(θ)] is the book's Bernoulli path. Given b, u is
+    uniform on (0, σ(θ)) (b = 1) or on (σ(θ), 1) (b = 0); z̃ puts
+    u' = v σ(θ), resp. σ(θ) + v (1 − σ(θ)), in place of u, so it is
+    differentiable in θ with b held fixed (Tucker et al., 2017, appendix;
+    Grathwohl et al., 2018, appendix). Computed from log-sigmoids, so finite
+    for every finite θ.
 
     Args:
-        logits: φ, shape ``(*shape)`` or broadcastable to ``u``'s shape.
-        u, v: independent uniforms on the open interval (0, 1), shape ``(N, *shape)``.
+        logits: θ, shape ``(*shape)`` or broadcastable to ``u``'s shape.
+        u, v: independent uniforms on the open interval (0, 1), shape
+            ``(N, *shape)``.
 
     Returns:
         ``(z, b, z_tilde)``, each of ``u``'s shape; ``b`` holds 0.0 and 1.0.
@@ -263,11 +274,11 @@ def relax_gradient(
     generator: torch.Generator | None = None,
     create_graph: bool = False,
 ) -> dict[str, Tensor]:
-    """The RELAX estimator (Grathwohl et al., 2018, eq. 8) of ∇_φ E[f(b)].
+    """The RELAX estimator (Grathwohl et al., 2018, eq. 8) of ∇_θ E[f(b)].
 
-    (f(b) − c(z̃)) ∂_φ log p(b) + ∂_φ c(z) − ∂_φ c(z̃), with z, b, z̃ from
-    :func:`conditional_noise` and ∂_φ log p(b) = b − σ(φ). Unbiased for every
-    differentiable ``control``: E[∂_φ c(z)] is the pathwise gradient of E[c(z)], and the
+    (f(b) − c(z̃)) ∂_θ log p(b) + ∂_θ c(z) − ∂_θ c(z̃), with z, b, z̃ from
+    :func:`conditional_noise` and ∂_θ log p(b) = b − σ(θ). Unbiased for every
+    differentiable ``control``: E[∂_θ c(z)] is the pathwise gradient of E[c(z)], and the
     other two terms together are its score-function form, so they cancel in expectation.
 
     Args:
@@ -293,16 +304,19 @@ def relax_estimate(
     control: Callable[[Tensor], Tensor],
     create_graph: bool = False,
 ) -> Tensor:
-    """:func:`relax_gradient` at given uniforms ``u`` (the draw) and ``v`` (the conditional
-    draw), each of shape ``(N, *logits.shape)``; returns the N estimates, of that shape."""
+    """:func:`relax_gradient` at given uniforms ``u`` (the draw) and ``v`` (the
+    conditional draw), each of shape ``(N, *logits.shape)``.
+
+    Returns the N estimates, of that shape.
+    """
     control = check_callable(control, "control")
     cost = check_callable(cost)
     logits = _check_logits(logits)
     u, v = _check_noise(u, "u", logits), _check_noise(v, "v", logits)
     n = u.shape[0]
     with torch.enable_grad():
-        # N copies of φ, one per estimate: the gradient with respect to copy n is that of
-        # estimate n alone (its terms depend on row n only).
+        # N copies of θ, one per estimate: the gradient with respect to copy
+        # n is that of estimate n alone (its terms depend on row n only).
         copies = logits.expand(u.shape).clone().requires_grad_(True)
         z, b, z_tilde = conditional_noise(copies, u, v)
         at_z, at_z_tilde = _controls(control, z, n), _controls(control, z_tilde, n)
@@ -389,7 +403,7 @@ def _scalar(value: Any, name: str, *, positive: bool) -> Tensor:
 
 
 def exact_gradient_by_enumeration(cost: Cost, logits: Tensor) -> tuple[Tensor, Tensor]:
-    """E[f(b)] and its exact gradient in φ, by summing over all 2**D configurations.
+    """E[f(b)] and its exact gradient in θ, by summing over all 2**D configurations.
 
     The oracle for the estimators of this module: Σ_b f(b) Π_i p_i^{b_i} (1 − p_i)^{1 − b_i},
     differentiated by autograd. ``logits`` may have any shape with D ≤ :data:`MAX_ENUMERATED`

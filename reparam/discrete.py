@@ -59,6 +59,7 @@ from reparam.reparameterization import Parameter, Reparameterization, open_unit_
 __all__ = [
     "BERNOULLI",
     "CATEGORICAL",
+    "MAX_ORDERED_TUPLES",
     "BernoulliStep",
     "GumbelMaxCategorical",
     "RelaxedBernoulli",

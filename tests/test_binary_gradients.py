@@ -68,7 +68,7 @@ def test_enumeration_matches_the_closed_form() -> None:
     logits = torch.tensor(math.log(p / (1 - p)), dtype=F64)
     expectation, gradient = bg.exact_gradient_by_enumeration(squared_error, logits)
     assert expectation.item() == pytest.approx(p * (1 - TARGET) ** 2 + (1 - p) * TARGET**2)
-    # dE/dφ = dE/dp · p (1 − p) = (1 − 2t) p (1 − p).
+    # dE/dθ = dE/dp · p (1 − p) = (1 − 2t) p (1 − p).
     assert gradient.item() == pytest.approx((1 - 2 * TARGET) * p * (1 - p), rel=1e-12)
 
 
@@ -157,7 +157,7 @@ def test_arm_and_disarm_variances_match_quadrature(p: float) -> None:
 
 def test_disarm_is_zero_where_the_pair_agrees() -> None:
     """With the generator's draws rebuilt here: coordinates whose antithetic pair agrees get
-    exactly 0, the others ±½ (f(b) − f(b̃)) σ(|φ|)."""
+    exactly 0, the others ±½ (f(b) − f(b̃)) σ(|θ|)."""
     phi = torch.tensor([0.4, -2.0, 1.5, 0.0], dtype=F64)
     draws = bg.disarm_gradient(entangled4, phi, 500, generator=torch.Generator().manual_seed(5))
     u = open_uniform((500, 4), generator=torch.Generator().manual_seed(5), dtype=F64)
@@ -173,7 +173,7 @@ def entangled4(b: torch.Tensor) -> torch.Tensor:
 
 # -- REBAR and RELAX ----------------------------------------------------------------------
 def test_conditional_noise_is_distributed_as_z_given_b() -> None:
-    """z is logistic(φ); z̃ drawn given b has the law of z given b (two-sample KS tests)."""
+    """z is logistic(θ); z̃ drawn given b has the law of z given b (two-sample KS tests)."""
     phi = torch.tensor(0.7, dtype=F64)
     g = torch.Generator().manual_seed(6)
     n = 40_000
@@ -201,7 +201,7 @@ def test_conditional_noise_is_finite_for_extreme_logits(phi: float) -> None:
 
 def test_rebar_matches_finite_differences_along_the_noise_path() -> None:
     """Each REBAR estimate, rebuilt from the same uniforms with the pathwise terms taken by
-    central differences in φ (b held fixed) instead of autograd."""
+    central differences in θ (b held fixed) instead of autograd."""
     phi, tau, beta, n = 0.6, 0.4, 0.8, 50
     estimates = bg.rebar_gradient(
         squared_error, torch.tensor(phi, dtype=F64), n, temperature=tau, scale=beta,
@@ -252,7 +252,7 @@ def entangled2(b: torch.Tensor) -> torch.Tensor:
 
 
 def test_a_constant_control_gives_the_score_function() -> None:
-    """RELAX with c = 0 is the plain score function: (f(b)) (b − σ(φ)) per draw."""
+    """RELAX with c = 0 is the plain score function: (f(b)) (b − σ(θ)) per draw."""
     phi = torch.tensor([0.2, -0.4], dtype=F64)
     draws = bg.relax_gradient(
         entangled2, phi, 100, control=lambda z: z.new_zeros(z.shape[0]),

@@ -466,3 +466,11 @@ def test_no_problematic_markup(site: Path) -> None:
         )
     ]
     assert not found, "\n".join(found)
+
+
+def test_raw_latex_split_by_a_line_break_is_found() -> None:
+    """A formula cut by a line that starts with '>' renders as a quote, leaving an opening
+    dollar and LaTeX in the text, with no closing dollar in the same block."""
+    findings = rv.text_findings("page", 1366, [r"whose cost is $f(\mathbb{1}[z", "0])$, is"])
+    assert [(f.check, f.detail) for f in findings] == [("unrendered", "raw LaTeX")]
+    assert not rv.text_findings("page", 1366, ["costs $5 and 10 dollars", r"a \ b"])

@@ -506,6 +506,10 @@ async ({tags, extra, contrast, seen}) => {
 
 UNRENDERED = [
     ("raw $...$ math", re.compile(r"(?<![\\$])\$(?!\s)[^$\n]{1,300}?(?<!\s)\$(?!\d)")),
+    # An opening $ whose closing one went elsewhere (a line break that began a quote or a
+    # list inside the formula): a dollar right before a LaTeX command, or a command that
+    # only appears in formulas, left in the visible text.
+    ("raw LaTeX", re.compile(r"\$\\[A-Za-z]|\\(?:mathbb|mathrm|operatorname|t?frac)\{")),
     ("markdown table row", re.compile(r"\|\s*:?(?:-{3,}|[—–]+)\s*:?\|")),
     ("MyST directive", re.compile(r"(?:```|:::)\s*\{[a-z-]+\}")),
     (
