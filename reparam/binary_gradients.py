@@ -198,7 +198,7 @@ def disarm_gradient(
     """The DisARM estimator (Dong, Mnih & Tucker, 2020) of ∇_θ E[f(b)].
 
     With the antithetic pair b = 1[u < σ(θ)], b̃ = 1[1 − u < σ(θ)], coordinate i gets
-    ½ (f(b) − f(b̃)) (−1)^{b̃_i} 1[b_i ≠ b̃_i] σ(|θ_i|): ARM's estimate averaged over u given
+    ½ (f(b) − f(b̃)) (−1)^{b̃_i} 1[b_i ≠ b̃_i] σ(abs(θ_i)): ARM's estimate averaged over u given
     the pair, so never noisier than ARM, at the same cost. A coordinate whose two draws agree
     gets exactly zero.
 

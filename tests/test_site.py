@@ -473,4 +473,5 @@ def test_raw_latex_split_by_a_line_break_is_found() -> None:
     dollar and LaTeX in the text, with no closing dollar in the same block."""
     findings = rv.text_findings("page", 1366, [r"whose cost is $f(\mathbb{1}[z", "0])$, is"])
     assert [(f.check, f.detail) for f in findings] == [("unrendered", "raw LaTeX")]
-    assert not rv.text_findings("page", 1366, ["costs $5 and 10 dollars", r"a \ b"])
+    fine = ["costs $5 and 10 dollars", r"a \ b", r'prints it, e.g. r"\mathbb{E}[z]".']
+    assert not rv.text_findings("page", 1366, fine)

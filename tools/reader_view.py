@@ -509,7 +509,10 @@ UNRENDERED = [
     # An opening $ whose closing one went elsewhere (a line break that began a quote or a
     # list inside the formula): a dollar right before a LaTeX command, or a command that
     # only appears in formulas, left in the visible text.
-    ("raw LaTeX", re.compile(r"\$\\[A-Za-z]|\\(?:mathbb|mathrm|operatorname|t?frac)\{")),
+    (
+        "raw LaTeX",
+        re.compile(r"\$[^$\n]{0,40}?\\(?:mathbb|mathrm|operatorname|t?frac|sigma|theta)\b"),
+    ),
     ("markdown table row", re.compile(r"\|\s*:?(?:-{3,}|[—–]+)\s*:?\|")),
     ("MyST directive", re.compile(r"(?:```|:::)\s*\{[a-z-]+\}")),
     (

@@ -55,6 +55,8 @@ MODULES = {
     "reparam.cholesky": "cholesky",
     "reparam.book.regression": "regression",
     "reparam.book.bnn": "bnn",
+    "reparam.binary_gradients": "binary_gradients",
+    "reparam.quadrature": "quadrature",
 }
 
 
