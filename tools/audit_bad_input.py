@@ -1808,6 +1808,132 @@ def regression_and_bnn_cases() -> None:
     )
 
 
+def binary_gradient_cases() -> None:
+    from reparam import binary_gradients as bg
+    from reparam import discrete
+    from reparam.quadrature import uniform_moments
+
+    def cost(b: torch.Tensor) -> torch.Tensor:
+        return ((b - 0.45) ** 2).reshape(b.shape[0], -1).sum(-1)
+
+    logits = t(0.3, -1.0)
+    for name in ("reinforce_loo", "arm", "disarm", "rebar"):
+        estimator = getattr(bg, f"{name}_gradient")
+        check(
+            f"{name}_gradient: float32 logits at +-50",
+            lambda estimator=estimator: estimator(cost, t(50.0, -50.0), 64)["logits"],
+            lambda v: v.dtype == F32 and bool(torch.isfinite(v).all()),
+        )
+        error(
+            f"{name}_gradient: integer logits",
+            lambda e=estimator: e(cost, torch.ones(2, dtype=torch.long), 4),
+            "logits",
+        )
+        error(f"{name}_gradient: NaN logit", lambda e=estimator: e(cost, t(math.nan), 4), "logits")
+        error(
+            f"{name}_gradient: num_samples 0", lambda e=estimator: e(cost, logits, 0), "num_samples"
+        )
+        error(
+            f"{name}_gradient: num_samples 2.0",
+            lambda e=estimator: e(cost, logits, 2.0),
+            "num_samples",
+        )
+        error(
+            f"{name}_gradient: cost per bit", lambda e=estimator: e(lambda b: b, logits, 4), "cost"
+        )
+        error(
+            f"{name}_gradient: numpy logits", lambda e=estimator: e(cost, np.zeros(2), 4), "logits"
+        )
+    value(
+        "exact_gradient_by_enumeration: one bit, closed form",
+        lambda: bg.exact_gradient_by_enumeration(cost, t(0.0))[1],
+        lambda: t(0.1 * 0.25),
+    )
+    error(
+        "exact_gradient_by_enumeration: 20 bits",
+        lambda: bg.exact_gradient_by_enumeration(cost, torch.zeros(20)),
+        "logits.numel()",
+    )
+    error(
+        "rebar_gradient: temperature 0",
+        lambda: bg.rebar_gradient(cost, logits, 4, temperature=0.0),
+        "temperature",
+    )
+    error(
+        "rebar_gradient: scale inf",
+        lambda: bg.rebar_gradient(cost, logits, 4, scale=math.inf),
+        "scale",
+    )
+    error(
+        "relax_gradient: control per bit",
+        lambda: bg.relax_gradient(cost, logits, 4, control=lambda z: z),
+        "control",
+    )
+    error(
+        "arm_estimate: u outside (0, 1)",
+        lambda: bg.arm_estimate(cost, logits, torch.ones(3, 2)),
+        "u",
+    )
+    error(
+        "disarm_estimate: u of the wrong shape",
+        lambda: bg.disarm_estimate(cost, logits, torch.full((3, 3), 0.5)),
+        "u",
+    )
+    error(
+        "conditional_noise: v = 0",
+        lambda: bg.conditional_noise(logits, torch.full((3, 2), 0.5), torch.zeros(3, 2)),
+        "v",
+    )
+    check(
+        "conditional_noise: logits +-80 stay finite",
+        lambda: bg.conditional_noise(
+            t(80.0, -80.0), torch.full((3, 2), 0.5), torch.full((3, 2), 0.5)
+        ),
+        lambda v: all(bool(torch.isfinite(x).all()) for x in v),
+    )
+    value(
+        "inclusion_probabilities: k = 1 is the softmax",
+        lambda: discrete.inclusion_probabilities(t(1.0, 0.0, -1.0), 1),
+        lambda: torch.softmax(t(1.0, 0.0, -1.0), 0),
+        atol=1e-6,
+    )
+    error(
+        "gumbel_top_k_sample: k = 4 of 3",
+        lambda: discrete.gumbel_top_k_sample(t(1.0, 0.0, -1.0), 4, 2),
+        "k",
+    )
+    error(
+        "gumbel_top_k_sample: k = 1.5",
+        lambda: discrete.gumbel_top_k_sample(t(1.0, 0.0, -1.0), 1.5, 2),
+        "k",
+    )
+    error(
+        "inclusion_probabilities: NaN logit",
+        lambda: discrete.inclusion_probabilities(t(1.0, math.nan), 1),
+        "logits",
+    )
+    error(
+        "ordered_sample_log_prob: repeated index",
+        lambda: discrete.ordered_sample_log_prob(t(1.0, 0.0, -1.0), torch.tensor([2, 2])),
+        "indices",
+    )
+    value(
+        "uniform_moments: u^2 on [0, 1]",
+        lambda: uniform_moments(lambda u: u[:, 0] ** 2, [[]], degree=3)[0],
+        lambda: torch.tensor(1.0 / 3.0, dtype=torch.float64),
+    )
+    error(
+        "uniform_moments: cut at 1.5",
+        lambda: uniform_moments(lambda u: u[:, 0], [[1.5]]),
+        "breakpoints",
+    )
+    error(
+        "uniform_moments: degree 0",
+        lambda: uniform_moments(lambda u: u[:, 0], [[]], degree=0),
+        "degree",
+    )
+
+
 def build_cases() -> list[Case]:
     """Fill :data:`CASES` (once) and return it. Run under torch's default dtype float32."""
     if not CASES:
@@ -1829,6 +1955,7 @@ def build_cases() -> list[Case]:
             weights_cases,
             cholesky_cases,
             regression_and_bnn_cases,
+            binary_gradient_cases,
         ):
             build()
     return CASES
