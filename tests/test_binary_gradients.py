@@ -382,3 +382,31 @@ def test_estimates_at_given_noise_are_those_of_the_estimators() -> None:
         bg.reinforce_loo_estimate(entangled2, phi, u, torch.zeros(9, 2, dtype=F64))
     with pytest.raises(TypeError, match=r"v must be a floating-point torch\.Tensor"):
         bg.relax_estimate(entangled2, phi, u, torch.ones(9, 2, dtype=torch.long), control=control)
+
+
+def test_noise_follows_the_logits_and_options_are_named() -> None:
+    """float32 noise with float64 logits gives float64 estimates; a NaN tensor scale, a
+    non-callable control at given noise and the documented defaults (τ = 0.5, β = 1)."""
+    phi = torch.tensor([0.3, -0.6], dtype=F64)
+    u = torch.full((4, 2), 0.3, dtype=torch.float32)
+    assert bg.arm_estimate(entangled2, phi, u).dtype == F64
+    # The noise is converted before any arithmetic: float32 noise gives exactly what its
+    # float64 copy gives.
+    g = torch.Generator().manual_seed(15)
+    u32, v32 = (open_uniform((6, 2), generator=g, dtype=torch.float32) for _ in range(2))
+    control = bg.rebar_control(entangled2, temperature=0.4)
+    torch.testing.assert_close(
+        bg.relax_estimate(entangled2, phi, u32, v32, control=control),
+        bg.relax_estimate(entangled2, phi, u32.double(), v32.double(), control=control),
+        rtol=0,
+        atol=0,
+    )
+    with pytest.raises(ValueError, match="scale must be finite"):
+        bg.rebar_gradient(entangled2, phi, 4, scale=torch.tensor(math.nan, dtype=F64))
+    with pytest.raises(TypeError, match="control must be callable"):
+        bg.relax_estimate(entangled2, phi, u, u, control=None)  # type: ignore[arg-type]
+    z = torch.linspace(-2, 2, 8, dtype=F64).reshape(4, 2)
+    torch.testing.assert_close(
+        bg.rebar_control(entangled2)(z),
+        bg.rebar_control(entangled2, temperature=0.5, scale=1.0)(z),
+    )

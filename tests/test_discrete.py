@@ -686,3 +686,7 @@ def test_sampling_without_replacement_rejects_bad_input() -> None:
         discrete.inclusion_probabilities(torch.tensor([0.0, math.inf], dtype=F64), 1)
     with pytest.raises(ValueError, match="ordered tuples"):
         discrete.inclusion_probabilities(torch.zeros(12, dtype=F64), 8)
+    with pytest.raises(TypeError, match="logits must be a floating-point"):
+        discrete.inclusion_probabilities(torch.zeros(4, dtype=torch.long), 1)
+    with pytest.raises(TypeError, match=r"indices must be a torch\.Tensor"):
+        discrete.ordered_sample_log_prob(logits, [1, 2])  # type: ignore[arg-type]

@@ -1,5 +1,6 @@
-"""Tests of :func:`reparam.quadrature.uniform_moments` against scipy's adaptive quadrature
-and closed forms."""
+"""Tests of :mod:`reparam.quadrature`: :func:`uniform_moments` against scipy's adaptive
+quadrature and closed forms, and the edges of the Gauss–Hermite functions' contracts (their
+accuracy is tested in test_core.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 import scipy.integrate
 import torch
 
-from reparam.quadrature import uniform_moments
+from reparam.quadrature import gauss_hermite_expectation, gauss_hermite_rule, uniform_moments
 
 
 def test_polynomials_and_steps_are_exact() -> None:
@@ -62,3 +63,21 @@ def test_bad_input_is_named() -> None:
         uniform_moments(None, [[]])  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="function must return values of shape"):
         uniform_moments(lambda u: u[:3, 0], [[]], degree=4)
+
+
+def test_gauss_hermite_edges() -> None:
+    """Degree 250 is allowed, 251 not; both outputs follow dtype and device; a non-finite
+    loc is named."""
+    nodes, weights = gauss_hermite_rule(250, dtype=torch.float64)
+    assert nodes.shape == weights.shape == (250,)
+    assert nodes.dtype == weights.dtype == torch.float64
+    assert weights.sum().item() == pytest.approx(1.0, abs=1e-12)
+    with pytest.raises(ValueError, match="degree must be an int between 1 and 250"):
+        gauss_hermite_rule(251)
+    nodes, weights = gauss_hermite_rule(3, dtype=torch.float32, device="meta")
+    assert nodes.device.type == weights.device.type == "meta"
+    assert weights.dtype == torch.float32
+    value = gauss_hermite_expectation(lambda z: z**2, 0.0, 1.0, degree=250)
+    assert value.item() == pytest.approx(1.0, abs=1e-6)
+    with pytest.raises(ValueError, match="loc must be finite"):
+        gauss_hermite_expectation(lambda z: z, math.nan, 1.0)
