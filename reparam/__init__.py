@@ -18,6 +18,8 @@ Modules, one idea each:
   and sampling without replacement by the Gumbel-top-k trick.
 - :mod:`reparam.binary_gradients` — unbiased gradients for binary variables: ARM, DisARM,
   REBAR and RELAX, and the exact gradient by enumeration.
+- :mod:`reparam.mixture` — univariate Gaussian mixtures with implicit reparameterization
+  gradients for their weights, means and scales.
 - :mod:`reparam.surrogate` — the estimators as surrogate losses for ``backward()``, taking
   a :class:`Reparameterization` or any ``torch.distributions.Distribution``.
 - :mod:`reparam.multisample` — the ELBO and importance-weighted bounds with standard,
@@ -49,6 +51,7 @@ from reparam import (
     distributions,
     estimators,
     gaussian_identities,
+    mixture,
     multisample,
     noise,
     sampling,
@@ -93,6 +96,7 @@ __all__ = [
     "gauss_hermite_expectation",
     "gaussian_identities",
     "linear_cost",
+    "mixture",
     "multisample",
     "noise",
     "normal_log_prob",

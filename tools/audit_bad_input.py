@@ -1934,6 +1934,78 @@ def binary_gradient_cases() -> None:
     )
 
 
+def mixture_cases() -> None:
+    from torch.distributions import Categorical, MixtureSameFamily, Normal
+
+    from reparam import mixture
+
+    logits, loc, scale = t(0.3, -0.5), t(-1.0, 2.0), t(0.5, 1.5)
+    reference = MixtureSameFamily(Categorical(logits=logits), Normal(loc, scale))
+    value(
+        "mixture_log_prob: float32 against torch",
+        lambda: mixture.mixture_log_prob(t(0.5), logits, loc, scale),
+        lambda: reference.log_prob(t(0.5)),
+        atol=1e-6,
+    )
+    value(
+        "mixture_cdf: a Python number as value",
+        lambda: mixture.mixture_cdf(0.5, logits, loc, scale),
+        lambda: reference.cdf(torch.tensor(0.5)),
+        atol=1e-6,
+    )
+    value(
+        "mixture_log_prob: numpy parameters",
+        lambda: mixture.mixture_log_prob(
+            t(0.5), np.array([0.3, -0.5]), np.array([-1.0, 2.0]), np.array([0.5, 1.5])
+        ),
+        lambda: reference.log_prob(t(0.5)).double(),
+        atol=1e-6,
+    )
+    check(
+        "mixture_rsample: one component far out",
+        lambda: mixture.mixture_rsample(t(0.0, -40.0), t(0.0, 1e4), t(1.0, 1e-3), 64),
+        lambda v: v.dtype == F32 and bool(torch.isfinite(v).all()),
+    )
+    error(
+        "mixture_rsample: scale 0",
+        lambda: mixture.mixture_rsample(logits, loc, t(0.5, 0.0), 4),
+        "scale",
+    )
+    error(
+        "mixture_rsample: NaN loc",
+        lambda: mixture.mixture_rsample(logits, t(math.nan, 0.0), scale, 4),
+        "loc",
+    )
+    error(
+        "mixture_rsample: inf logit",
+        lambda: mixture.mixture_rsample(t(math.inf, 0.0), loc, scale, 4),
+        "logits",
+    )
+    error(
+        "mixture_rsample: 3 logits, 2 locs",
+        lambda: mixture.mixture_rsample(t(0.0, 0.0, 0.0), loc, scale, 4),
+        "logits",
+        "loc",
+        "scale",
+    )
+    error(
+        "mixture_rsample: num_samples 0",
+        lambda: mixture.mixture_rsample(logits, loc, scale, 0),
+        "num_samples",
+    )
+    error(
+        "mixture_rsample: scalar loc", lambda: mixture.mixture_rsample(logits, 0.0, scale, 4), "loc"
+    )
+    error(
+        "mixture_cdf: NaN value",
+        lambda: mixture.mixture_cdf(t(math.nan), logits, loc, scale),
+        "value",
+    )
+    error(
+        "mixture_cdf: string value", lambda: mixture.mixture_cdf("0.5", logits, loc, scale), "value"
+    )
+
+
 def build_cases() -> list[Case]:
     """Fill :data:`CASES` (once) and return it. Run under torch's default dtype float32."""
     if not CASES:
@@ -1956,6 +2028,7 @@ def build_cases() -> list[Case]:
             cholesky_cases,
             regression_and_bnn_cases,
             binary_gradient_cases,
+            mixture_cases,
         ):
             build()
     return CASES

@@ -57,6 +57,7 @@ MODULES = {
     "reparam.book.bnn": "bnn",
     "reparam.binary_gradients": "binary_gradients",
     "reparam.quadrature": "quadrature",
+    "reparam.mixture": "mixture",
 }
 
 
