@@ -193,8 +193,7 @@ def mixture_rsample(
     Returns:
         Tensor of shape ``(num_samples, *batch_shape)``.
     """
-    params = as_tensors({"logits": logits, "loc": loc, "scale": scale}, cast=True)
-    expanded = _parameters(params["logits"], params["loc"], params["scale"])
+    expanded = _parameters(logits, loc, scale)
     draws, _ = mixture_sample_with_components(*expanded, num_samples, generator=generator)
     output: Tensor = _ImplicitMixture.apply(draws, *expanded)
     return output
