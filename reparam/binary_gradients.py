@@ -8,11 +8,11 @@ independently, whatever ``f``:
 
 - :func:`reinforce_loo_gradient`: the score function on two independent draws, each using
   the other's cost as its baseline (two evaluations of ``f`` per estimate);
-- :func:`arm_gradient`: Augment-REINFORCE-Merge (Yin & Zhou, ICLR 2019, Theorem 1), two
+- :func:`arm_gradient`: Augment-REINFORCE-Merge (Yin & Zhou, ICLR 2019), two
   antithetic evaluations per estimate;
 - :func:`disarm_gradient`: DisARM (Dong, Mnih & Tucker, NeurIPS 2020), ARM with its
   augmenting noise integrated out given the antithetic pair;
-- :func:`relax_gradient`: RELAX (Grathwohl et al., ICLR 2018, eq. 8 and section 3.3), a
+- :func:`relax_gradient`: RELAX (Grathwohl et al., ICLR 2018), a
   control variate ``c(z)`` evaluated at the relaxed noise z and at a draw z̃ from
   p(z | b) (:func:`conditional_noise`); :func:`rebar_gradient` (Tucker et al., NIPS 2017)
   is RELAX with c(z) = β f(σ(z / τ)).
@@ -168,7 +168,7 @@ def reinforce_loo_estimate(cost: Cost, logits: Tensor, u: Tensor, other: Tensor)
 def arm_gradient(
     cost: Cost, logits: Tensor, num_samples: int, *, generator: torch.Generator | None = None
 ) -> dict[str, Tensor]:
-    """The ARM estimator (Yin & Zhou, 2019, Theorem 1) of ∇_θ E[f(b)].
+    """The ARM estimator (Yin & Zhou, 2019) of ∇_θ E[f(b)].
 
     With u ~ U(0, 1)^D: (f(1[u > σ(−θ)]) − f(1[u < σ(θ)])) (u − ½). The two draws are
     antithetic (they share u), and each is exactly Bernoulli(σ(θ)).
@@ -238,8 +238,8 @@ def conditional_noise(
     b = 1[z > 0] = 1[u < σ(θ)] is the book's Bernoulli path. Given b, u is
     uniform on (0, σ(θ)) (b = 1) or on (σ(θ), 1) (b = 0); z̃ puts
     u' = v σ(θ), resp. σ(θ) + v (1 − σ(θ)), in place of u, so it is
-    differentiable in θ with b held fixed (Tucker et al., 2017, appendix;
-    Grathwohl et al., 2018, appendix). Computed from log-sigmoids, so finite
+    differentiable in θ with b held fixed (the conditional draw of Tucker et
+    al., 2017, and Grathwohl et al., 2018). Computed from log-sigmoids, so finite
     for every finite θ.
 
     Args:
@@ -274,7 +274,7 @@ def relax_gradient(
     generator: torch.Generator | None = None,
     create_graph: bool = False,
 ) -> dict[str, Tensor]:
-    """The RELAX estimator (Grathwohl et al., 2018, eq. 8) of ∇_θ E[f(b)].
+    """The RELAX estimator (Grathwohl et al., 2018) of ∇_θ E[f(b)].
 
     (f(b) − c(z̃)) ∂_θ log p(b) + ∂_θ c(z) − ∂_θ c(z̃), with z, b, z̃ from
     :func:`conditional_noise` and ∂_θ log p(b) = b − σ(θ). Unbiased for every

@@ -681,7 +681,7 @@ def gumbel_top_k_sample(
     variables"): the indices of the k largest of logits_i + g_i, g_i standard Gumbel, sorted
     by decreasing perturbed logit. Their first entry is a Gumbel-max draw; the whole tuple
     has the distribution of drawing a class from softmax(logits), removing it, renormalising
-    and repeating k times (Kool, van Hoof & Welling, 2019, section 3).
+    and repeating k times (Kool, van Hoof & Welling, 2019).
 
     Args:
         logits: shape ``(*batch_shape, K)``, K ≥ 2, finite.

@@ -9,7 +9,7 @@ differentiation of F(z; θ) = u gives, for every parameter θ,
 
     ∂z/∂θ = −∂_θ F(z; θ) / p(z; θ)
 
-(Graves, 2016, eq. 5 for one dimension; Figurnov, Mohamed & Mnih, 2018, for the general
+(Graves, 2016, for mixtures; Figurnov, Mohamed & Mnih, 2018, for the general
 implicit gradient). :func:`mixture_rsample` draws z exactly (component, then Gaussian) and
 attaches this derivative; no quantile function is ever evaluated.
 
