@@ -20,6 +20,8 @@ Modules, one idea each:
   REBAR and RELAX, and the exact gradient by enumeration.
 - :mod:`reparam.mixture` — univariate Gaussian mixtures with implicit reparameterization
   gradients for their weights, means and scales.
+- :mod:`reparam.rejection` — gradients through the Marsaglia–Tsang rejection sampler (RSVI)
+  and the generalized reparameterization gradient (G-REP) for the Gamma distribution.
 - :mod:`reparam.surrogate` — the estimators as surrogate losses for ``backward()``, taking
   a :class:`Reparameterization` or any ``torch.distributions.Distribution``.
 - :mod:`reparam.multisample` — the ELBO and importance-weighted bounds with standard,
@@ -54,6 +56,7 @@ from reparam import (
     mixture,
     multisample,
     noise,
+    rejection,
     sampling,
     surrogate,
     variance,
@@ -102,6 +105,7 @@ __all__ = [
     "normal_log_prob",
     "normal_rsample",
     "quadratic_cost",
+    "rejection",
     "sampling",
     "standard_normal",
     "summarize",

@@ -179,3 +179,40 @@ def test_gaussians_at_scale_figures_fit_the_column_and_check_their_input() -> No
         plots.plot_gradient_variance_against_batch(
             [1, 2], {"a": {"shared": [1.0, 2.0]}}, predicted_shared={"a": [1.0]}
         )
+
+
+def test_rejection_figures_fit_the_column_and_check_their_input() -> None:
+    from reparam.book.plotting import rejection as plots
+    from reparam.book.plotting.style import figure_problems
+
+    grid = np.linspace(-3, 3, 7)
+    normal = np.exp(-0.5 * grid**2) / np.sqrt(2 * np.pi)
+    fig = plots.plot_accepted_noise(grid, {"a": normal, "b": 0.5 * normal}, normal, [0.1, -0.2])
+    assert figure_problems(fig) == []
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.get_lines()] == ["proposal N(0, 1)", "a", "b"]
+    assert len(ax.patches) == 60 and ax.get_xlabel() and ax.get_ylabel()
+    plt.close(fig)
+    with pytest.raises(ValueError, match="at least one"):
+        plots.plot_accepted_noise(grid, {}, normal)
+    with pytest.raises(ValueError, match=r"densities\['a'\] must match"):
+        plots.plot_accepted_noise(grid, {"a": normal[:3]}, normal)
+    with pytest.raises(ValueError, match="proposal must match"):
+        plots.plot_accepted_noise(grid, {"a": normal}, normal[:3])
+    shapes = [0.5, 1.0, 2.0]
+    panels = {
+        "f = z": {"x": [1.0, 0.5, 0.2], "y": [np.nan, 0.4, 0.1]},
+        "f = log z": {"x": [3.0, 1.0, 0.3], "y": [np.nan, 2.0, 0.2]},
+    }
+    fig = plots.plot_variance_against_shape(shapes, panels)
+    assert figure_problems(fig) == []
+    assert [ax.get_title() for ax in fig.axes] == ["f = z", "f = log z"]
+    assert all(ax.get_xscale() == "log" and ax.get_yscale() == "log" for ax in fig.axes)
+    assert [line.get_label() for line in fig.axes[1].get_lines()] == ["x", "y"]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="same estimators"):
+        plots.plot_variance_against_shape(shapes, {"a": {"x": shapes}, "b": {"y": shapes}})
+    with pytest.raises(ValueError, match="must match shapes"):
+        plots.plot_variance_against_shape(shapes, {"a": {"x": [1.0]}})
+    with pytest.raises(ValueError, match="at least one"):
+        plots.plot_variance_against_shape(shapes, {})

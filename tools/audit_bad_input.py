@@ -2006,6 +2006,111 @@ def mixture_cases() -> None:
     )
 
 
+def rejection_cases() -> None:
+    import scipy.special
+
+    from reparam import rejection
+
+    def cost(z: torch.Tensor) -> torch.Tensor:
+        return z.reshape(z.shape[0], -1).sum(-1)
+
+    check(
+        "rsvi_gradient: shape 0.01 in float32 (boosted), finite",
+        lambda: rejection.rsvi_gradient(
+            lambda z: cost(z.sqrt()), t(0.01), 1.0, 64, generator=gen()
+        ),
+        lambda out: all(v.dtype == F32 and bool(torch.isfinite(v).all()) for v in out.values()),
+    )
+    check(
+        "grep_gradient: shape 1e4, rate 1e-3, finite",
+        lambda: rejection.grep_gradient(cost, t(1e4), t(1e-3), 64, generator=gen()),
+        lambda out: all(bool(torch.isfinite(v).all()) for v in out.values()),
+    )
+    value(
+        "accepted_noise_log_prob: at the end of the support",
+        lambda: rejection.accepted_noise_log_prob(t(-3.0, -10.0), 1.0),
+        lambda: t(-math.inf, -math.inf),
+    )
+    value(
+        "acceptance_probability: numpy shape 2",
+        lambda: rejection.acceptance_probability(np.float64(2.0)),
+        lambda: 0.9817,
+        atol=1e-4,
+    )
+    value(
+        "gamma_gradient_moments: implicit, d/dalpha E[log z] = trigamma",
+        lambda: rejection.gamma_gradient_moments(lambda z: z.log(), 0.5, estimator="implicit").mean,
+        lambda: float(scipy.special.polygamma(1, 0.5)),
+        rtol=1e-7,
+    )
+    error(
+        "rsvi_gradient: shape 0",
+        lambda: rejection.rsvi_gradient(cost, t(0.0), 1.0, 4),
+        "concentration",
+    )
+    error(
+        "rsvi_gradient: NaN rate",
+        lambda: rejection.rsvi_gradient(cost, t(2.0), t(math.nan), 4),
+        "rate",
+    )
+    error(
+        "rsvi_gradient: boost too small for shape 0.3",
+        lambda: rejection.rsvi_gradient(cost, t(0.3), 1.0, 4, boost=0),
+        "boost",
+    )
+    error(
+        "rsvi_gradient: boost True",
+        lambda: rejection.rsvi_gradient(cost, t(2.0), 1.0, 4, boost=True),
+        "boost",
+    )
+    error(
+        "grep_gradient: shapes (2,) and (3,)",
+        lambda: rejection.grep_gradient(cost, t(1.0, 2.0), t(1.0, 2.0, 3.0), 4),
+        "concentration",
+        "rate",
+    )
+    error(
+        "grep_gradient: cost returns (N, 2)",
+        lambda: rejection.grep_gradient(lambda z: z.expand(-1, 2), t(2.0), 1.0, 4),
+        "cost",
+    )
+    error(
+        "rsvi_estimate: noise outside the support",
+        lambda: rejection.rsvi_estimate(cost, t(2.0), 1.0, t(-5.0)),
+        "noise",
+    )
+    error(
+        "rsvi_estimate: uniforms of the wrong shape",
+        lambda: rejection.rsvi_estimate(cost, t(2.0), 1.0, t(0.1, 0.2)[:, None], t(0.5)),
+        "uniforms",
+    )
+    error(
+        "sample_accepted_noise: shape 0.5",
+        lambda: rejection.sample_accepted_noise(0.5, 4),
+        "concentration",
+    )
+    error(
+        "marsaglia_tsang_proposal: list noise",
+        lambda: rejection.marsaglia_tsang_proposal([0.1], 2.0),
+        "noise",
+    )
+    error(
+        "corrected_surrogate: costs (N, 1)",
+        lambda: rejection.corrected_surrogate(torch.zeros(3, 1), torch.zeros(3)),
+        "costs",
+    )
+    error(
+        "gamma_gradient_moments: unknown estimator",
+        lambda: rejection.gamma_gradient_moments(cost, 1.0, estimator="pathwise"),
+        "estimator",
+    )
+    error(
+        "gamma_gradient_moments: string shape",
+        lambda: rejection.gamma_gradient_moments(cost, "1", estimator="grep"),
+        "concentration",
+    )
+
+
 def build_cases() -> list[Case]:
     """Fill :data:`CASES` (once) and return it. Run under torch's default dtype float32."""
     if not CASES:
@@ -2029,6 +2134,7 @@ def build_cases() -> list[Case]:
             regression_and_bnn_cases,
             binary_gradient_cases,
             mixture_cases,
+            rejection_cases,
         ):
             build()
     return CASES

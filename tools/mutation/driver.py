@@ -58,6 +58,7 @@ MODULES = {
     "reparam.binary_gradients": "binary_gradients",
     "reparam.quadrature": "quadrature",
     "reparam.mixture": "mixture",
+    "reparam.rejection": "rejection",
 }
 
 
