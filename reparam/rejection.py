@@ -24,8 +24,8 @@ noise of a rejection sampler is one such ε. This module implements both for Gam
 
 - :func:`rsvi_rsample`, :func:`rsvi_gradient`: ε is the Marsaglia–Tsang noise accepted for
   the shape α + B, and B ≥ 0 *boosts* give z = h(ε, α + B) ∏_{i=1}^{B} u_i^{1/(α+i−1)},
-  u_i ~ U(0, 1) (the boost of Marsaglia & Tsang for B = 1, repeated by Naesseth et al.): they
-  reach shapes below 1 and shrink the correction;
+  u_i ~ U(0, 1) (the boost of Marsaglia & Tsang, applied B times): they reach shapes below 1 and
+  shrink the correction;
 - :func:`grep_rsample`, :func:`grep_gradient`: ε = (log z − ψ(α)) / √ψ′(α), log z standardised
   by its exact mean and standard deviation (a choice made here: every smooth invertible
   standardisation gives an unbiased estimator of this form);
