@@ -26,9 +26,10 @@ noise of a rejection sampler is one such ε. This module implements both for Gam
   the shape α + B, and B ≥ 0 *boosts* give z = h(ε, α + B) ∏_{i=1}^{B} u_i^{1/(α+i−1)},
   u_i ~ U(0, 1) (the boost of Marsaglia & Tsang, applied B times): they reach shapes below 1 and
   shrink the correction;
-- :func:`grep_rsample`, :func:`grep_gradient`: ε = (log z − ψ(α)) / √ψ′(α), log z standardised
-  by its exact mean and standard deviation (a choice made here: every smooth invertible
-  standardisation gives an unbiased estimator of this form);
+- :func:`grep_rsample`, :func:`grep_gradient`: ε = (log(βz) − ψ(α)) / √ψ′(α), the log of the
+  unit-rate draw βz ~ Gamma(α, 1) standardised by its exact mean and standard deviation (a
+  choice made here: every smooth invertible standardisation gives an unbiased estimator of
+  this form);
 - :func:`corrected_surrogate`: a surrogate whose gradient is the two terms;
 - :func:`gamma_gradient_moments`: the exact mean and variance of one estimate of
   ∂/∂α E[f(z)] by quadrature over the noise, for these estimators, the implicit gradient
@@ -56,6 +57,7 @@ dtype and on their device; :func:`reparam.summarize` gives mean and standard err
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -161,17 +163,18 @@ def accepted_noise_log_prob(noise: Tensor, concentration: Tensor | float) -> Ten
 
     With d = α − 1/3, c = 1/√(9d) and L = log(1 + cε): log h = log d + 3L and
     ∂h/∂ε = √d (1 + cε)², so log π = (α − 1)(log d + 3L) − d e^{3L} − log Γ(α) + ½ log d + 2L.
-    Differentiable in α; ``noise`` and ``concentration`` (α ≥ 1) broadcast.
+    Differentiable in α; ``noise`` and ``concentration`` (α ≥ 1) broadcast. −inf at ε = ±inf,
+    NaN where ``noise`` is NaN.
     """
     noise = check_tensor(noise, "noise", floating=True)
     alpha = _check_shape_at_least_one(concentration)
     check_broadcast(noise=noise.shape, concentration=alpha.shape)
     alpha = alpha.to(noise.dtype)
     d, c = _constants(alpha)
-    inside = c * noise > -1
+    inside = (c * noise > -1) & (noise < math.inf)  # π vanishes at both ends
     log1p = torch.log1p(torch.where(inside, c * noise, torch.zeros_like(noise)))
-    log_prob = _noise_log_prob(alpha, d, log1p)
-    return torch.where(inside, log_prob, -math.inf)
+    log_prob = torch.where(inside, _noise_log_prob(alpha, d, log1p), -math.inf)
+    return torch.where(noise.isnan(), noise, log_prob)  # NaN in, NaN out
 
 
 def _noise_log_prob(alpha: Tensor, d: Tensor, log1p: Tensor) -> Tensor:
@@ -180,21 +183,30 @@ def _noise_log_prob(alpha: Tensor, d: Tensor, log1p: Tensor) -> Tensor:
 
 
 def acceptance_probability(concentration: float) -> float:
-    """P(accept) of one Marsaglia–Tsang proposal for shape α ≥ 1, by quadrature.
+    """P(accept) of one Marsaglia–Tsang proposal for shape α ≥ 1.
 
     The proposal ε ~ N(0, 1) is accepted with probability exp(ε²/2 + d − dv + d log v) for
-    v = (1 + cε)³ > 0, so P(accept) = ∫ φ(ε) min(1, …) dε = ∫ φ(ε) e^{ε²/2 + d − dv + d log v}
-    dε (the exponent is never positive). The expected number of proposals per draw is its
-    reciprocal.
+    v = (1 + cε)³ > 0 (the exponent is never positive), so P(accept) is
+    ∫ φ(ε) e^{ε²/2 + d − dv + d log v} dε = e^d/√(2π) ∫ v^d e^{−dv} dε. Since
+    v^d e^{−dv} is, up to the constant d^{α−1/2}/Γ(α), the density π(ε; α) of the accepted
+    noise (:func:`accepted_noise_log_prob`), which integrates to one,
+
+        P(accept) = Γ(α) e^d / (√(2π) d^{α − 1/2}),
+
+    evaluated in log space. The expected number of proposals per draw is its reciprocal.
     """
     alpha = check_real(concentration, "concentration")
     if alpha < 1:
         raise ValueError(f"concentration must be at least 1, got {alpha:g}")
-    eps, weights = _accepted_rule(alpha)
-    d = alpha - 1 / 3
-    v = (1 + eps / math.sqrt(9 * d)) ** 3
-    log_ratio = d - d * v + d * np.log(v)  # φ(ε) e^{ε²/2} = 1/√(2π)
-    return float(np.sum(weights * np.exp(log_ratio)) / math.sqrt(2 * math.pi))
+    # log P = log Γ(α) + d − (α − ½) log d − ½ log 2π; for large α, with Stirling's series
+    # for log Γ, the terms of size α log α cancel exactly instead of in rounding
+    if alpha < 10:
+        d = alpha - 1 / 3
+        log_p = math.lgamma(alpha) + d - (alpha - 0.5) * math.log(d) - 0.5 * math.log(2 * math.pi)
+    else:
+        series = 1 / (12 * alpha) - 1 / (360 * alpha**3) + 1 / (1260 * alpha**5)
+        log_p = -(alpha - 0.5) * math.log1p(-1 / (3 * alpha)) - 1 / 3 + series
+    return math.exp(log_p)
 
 
 def sample_accepted_noise(
@@ -207,18 +219,20 @@ def sample_accepted_noise(
     π(ε; α) (:func:`accepted_noise_log_prob`), so that h(ε, α) ~ Gamma(α, 1).
 
     Returns shape ``(num_samples, *concentration.shape)``, in ``concentration``'s dtype and on
-    its device. Proposals are drawn for every pending entry at once and rejected entries
-    redrawn until all are accepted.
+    its device (drawn and tested in float64). Proposals are drawn for every pending entry at
+    once and rejected entries redrawn until all are accepted.
     """
     alpha = _check_shape_at_least_one(concentration)
     num_samples = check_num_samples(num_samples)
     check_generator(generator)
-    return _accepted_noise(alpha.detach().expand(num_samples, *alpha.shape), generator)
+    noise = _accepted_noise(alpha.detach().expand(num_samples, *alpha.shape), generator)
+    return noise.to(alpha.dtype)
 
 
 def _accepted_noise(alpha: Tensor, generator: torch.Generator | None) -> Tensor:
-    """One accepted ε per entry of ``alpha`` (checked, ≥ 1), in its dtype and on its device."""
-    d, c = (t.reshape(-1) for t in _constants(alpha.detach()))
+    """One accepted ε per entry of ``alpha`` (checked, ≥ 1), in float64 on its device (the
+    test's right-hand side is a small difference of terms of size α)."""
+    d, c = (t.reshape(-1) for t in _constants(alpha.detach().to(torch.float64)))
     out = torch.empty_like(d)
     pending = torch.arange(d.numel(), device=d.device)
     for _ in range(_MAX_ROUNDS):
@@ -292,20 +306,45 @@ def _rsvi_draws(
     beta: Tensor,
     noise: Tensor,
     uniforms: Tensor,
+    warn: bool = True,
 ) -> CorrectedDraws:
-    """z and log π at given noise, differentiable in α and β (shapes broadcast)."""
+    """z and log π at given noise, differentiable in α and β (shapes broadcast).
+
+    In float64 whatever the parameters' dtype (the score of log π is a small
+    difference of large terms); z is returned in their dtype.
+    """
+    dtype = alpha.dtype
+    alpha, beta, noise = (t.to(torch.float64) for t in (alpha, beta, noise))
     boosted = alpha + uniforms.shape[0]
     d, c = _constants(boosted)
     log1p = torch.log1p(c * noise)
     log_z = d.log() + 3 * log1p - beta.log()
-    # G_a = G_{a+1} U^{1/a} for a = α, …, α + B − 1; log U in the uniforms' dtype
-    # (float64 from the samplers: float32 uniforms are multiples of 2^-24, and
-    # log(U)/α would cut off the lower tail of small shapes)
+    # z_α = z_{α+1} U^{1/α}, for α, …, α + B − 1 (float64 uniforms from the
+    # samplers: float32 ones are multiples of 2^-24, which would cut off the lower
+    # tail of z)
     for i, u in enumerate(uniforms):
-        log_z = log_z + u.log().to(log_z.dtype) / (alpha + i)
-    # exp at the end only: z itself would round to 0 for extreme shapes
-    value = exp_in_range(log_z)
+        log_z = log_z + u.log().to(torch.float64) / (alpha + i)
+    value = _exp_checked(log_z, dtype, warn)
     return CorrectedDraws(value, _noise_log_prob(boosted, d, log1p))
+
+
+def _exp_checked(log_z: Tensor, dtype: torch.dtype, warn: bool = True) -> Tensor:
+    """exp(log z) in ``dtype``, kept in its positive normal range (``exp_in_range``), with a
+    warning when a draw leaves it: its gradient is then zero, and an average that depends
+    on such draws (as E[log z] does at small shapes) is biased."""
+    if not warn:
+        return exp_in_range(log_z.to(dtype))
+    low = math.log(torch.finfo(dtype).tiny)
+    out_of_range = int(((log_z < low) | (log_z > math.log(torch.finfo(dtype).max))).sum())
+    if out_of_range:
+        warnings.warn(
+            f"{out_of_range} of {log_z.numel()} Gamma draws are outside the normal range of "
+            f"{dtype} and were clamped into it (their gradient is zero); use float64 or "
+            "larger shapes if the cost depends on them",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+    return exp_in_range(log_z.to(dtype))
 
 
 def rsvi_rsample(
@@ -406,10 +445,16 @@ def rsvi_gradient(
 
 
 def _rsvi_gradients(
-    cost: Cost, alpha: Tensor, beta: Tensor, noise: Tensor, uniforms: Tensor, correction: bool
+    cost: Cost,
+    alpha: Tensor,
+    beta: Tensor,
+    noise: Tensor,
+    uniforms: Tensor,
+    correction: bool,
+    warn: bool = True,
 ) -> dict[str, Tensor]:
     def draw(a: Tensor, b: Tensor) -> CorrectedDraws:
-        return _rsvi_draws(a, b, noise, uniforms)
+        return _rsvi_draws(a, b, noise, uniforms, warn)
 
     return _per_sample_gradients(cost, alpha, beta, tuple(noise.shape), draw, correction)
 
@@ -429,12 +474,12 @@ def rsvi_estimate(
         noise: accepted noise for the shape α + B, shape ``(N, *batch_shape)``, with
             1 + ε/√(9(α + B) − 3) > 0 (the support of π).
         uniforms: the B boosts' uniforms in the open (0, 1), shape ``(B, N, *batch_shape)``
-            (None: B = 0); α + B ≥ 1 is required. Their logarithm is taken in their own
-            dtype (the samplers use float64).
+            (None: B = 0); α + B ≥ 1 is required. ``uniforms[i]`` (counting from 0) gets the
+            exponent 1/(α + i). The samplers draw them in float64.
     """
     cost = check_callable(cost)
     alpha, beta, batch = _parameters(concentration, rate)
-    noise = check_tensor(noise, "noise", floating=True).to(alpha.dtype)
+    noise = check_tensor(noise, "noise", floating=True).to(alpha.device)
     if noise.dim() != len(batch) + 1 or noise.shape[1:] != batch:
         raise ValueError(
             f"noise must have shape (N, *batch_shape) = (N, {', '.join(map(str, batch))}), "
@@ -456,16 +501,21 @@ def rsvi_estimate(
 
 
 def _grep_draws(alpha: Tensor, beta: Tensor, noise: Tensor) -> CorrectedDraws:
-    """z = exp(ψ(α) + √ψ′(α) ε)/β and log q(ε; α), differentiable in α and β."""
+    """z = exp(ψ(α) + √ψ′(α) ε)/β and log q(ε; α), differentiable in α and β; in float64,
+    z returned in the parameters' dtype."""
+    dtype = alpha.dtype
+    alpha, beta, noise = (t.to(torch.float64) for t in (alpha, beta, noise))
     scale = torch.polygamma(1, alpha).sqrt()
     log_g = torch.digamma(alpha) + scale * noise
     # log z has density exp(α log z − z − log Γ(α)); ε = (log z − ψ)/s adds log s
     log_prob = alpha * log_g - log_g.exp() - torch.lgamma(alpha) + scale.log()
-    return CorrectedDraws(exp_in_range(log_g - beta.log()), log_prob)
+    return CorrectedDraws(_exp_checked(log_g - beta.log(), dtype), log_prob)
 
 
 def _grep_noise(alpha: Tensor, log_g: Tensor) -> Tensor:
-    return (log_g - torch.digamma(alpha)) / torch.polygamma(1, alpha).sqrt()
+    """ε = (log G − ψ(α))/√ψ′(α) in float64, G the unit-rate draw."""
+    a = alpha.to(torch.float64)
+    return (log_g.to(torch.float64) - torch.digamma(a)) / torch.polygamma(1, a).sqrt()
 
 
 def grep_rsample(
@@ -478,7 +528,8 @@ def grep_rsample(
     """Gamma(α, β) draws for the generalized reparameterization gradient (G-REP).
 
     Exact draws (Marsaglia–Tsang, :func:`reparam.catalog.implicit.gamma_log_draw`) are
-    standardised, ε = (log G − ψ(α))/√ψ′(α), and mapped back with gradient:
+    standardised, ε = (log G − ψ(α))/√ψ′(α) with G = βz the unit-rate draw, and mapped back
+    with gradient:
     ``value`` = exp(ψ(α) + √ψ′(α) ε)/β, shape ``(N, *batch_shape)``; ``noise_log_prob`` is
     log q(ε; α), the density of the standardised noise. Pass both to
     :func:`corrected_surrogate` (Ruiz, Titsias & Blei, 2016).
@@ -534,7 +585,7 @@ def grep_estimate(
     ``(N, *batch_shape)``."""
     cost = check_callable(cost)
     alpha, beta, batch = _parameters(concentration, rate)
-    noise = check_tensor(noise, "noise", floating=True).to(alpha.dtype)
+    noise = check_tensor(noise, "noise", floating=True).to(alpha.device)
     if noise.dim() != len(batch) + 1 or noise.shape[1:] != batch:
         raise ValueError(
             f"noise must have shape (N, *batch_shape) = (N, {', '.join(map(str, batch))}), "
@@ -574,18 +625,39 @@ def _log_gamma_rule(alpha: float) -> tuple[np.ndarray, np.ndarray]:
 
     The left tail of log z decays like e^{α log z}, so ε goes down to where α√ψ′ ε = −60
     (and at least to −12, where the shape is large and ε nearly standard normal); the right
-    tail like exp(−z), so ε goes up to 12 or to z = e^{50}, whichever comes first.
+    tail like exp(−z), so ε goes up to 12 or to z = e^{50}, whichever comes first. It stops
+    where z reaches the smallest normal float64 number (below, the mass it leaves out is
+    what :func:`gamma_gradient_moments` checks).
     """
     a = torch.tensor(alpha, dtype=torch.float64)
     psi, scale = float(torch.digamma(a)), math.sqrt(float(torch.polygamma(1, a)))
-    low = -max(12.0, 60.0 / (alpha * scale))
+    smallest = (math.log(torch.finfo(torch.float64).tiny) + 1.0 - psi) / scale
+    low = max(-max(12.0, 60.0 / (alpha * scale)), smallest)
     high = min(12.0, (50.0 - psi) / scale)
     return _legendre_panels(np.linspace(low, high, int((high - low) / 0.25) + 2))
 
 
 def _moments(values: Tensor, weights: Tensor) -> GradientMoments:
     mean = (weights * values).sum()
-    return GradientMoments(float(mean), float((weights * (values - mean) ** 2).sum()))
+    moments = GradientMoments(float(mean), float((weights * (values - mean) ** 2).sum()))
+    if not (math.isfinite(moments.mean) and math.isfinite(moments.variance)):
+        raise ValueError(
+            "the estimate's moments are not finite for this cost and concentration "
+            f"(mean {moments.mean}, variance {moments.variance})"
+        )
+    return moments
+
+
+def _check_mass(weights: Tensor, alpha: float) -> None:
+    """``ValueError`` naming ``concentration`` when the rule misses mass (a shape so small
+    that its draws fall below the smallest float64 number): ``weights`` (or their sum) must
+    add up to one."""
+    missing = abs(float(weights.sum()) - 1.0)
+    if missing > 1e-9:
+        raise ValueError(
+            f"concentration {alpha:g} is too small for quadrature in float64: a fraction "
+            f"{missing:.1e} of the draws lies below the smallest positive float64 number"
+        )
 
 
 def gamma_gradient_moments(
@@ -602,15 +674,23 @@ def gamma_gradient_moments(
         cost: maps z of shape ``(M,)`` to costs ``(M,)``; smooth where z has mass.
         concentration: α > 0, a number.
         estimator: one of :data:`ESTIMATORS`.
-        boost: for the RSVI estimators, B in {0, 1} with α + B ≥ 1 (default: the smallest).
+        boost: for the RSVI estimators only, B in {0, 1} with α + B ≥ 1 (default: the
+            smallest).
 
     Returns:
         :class:`reparam.variance.GradientMoments` (mean and per-estimate variance).
+
+    Raises:
+        ValueError: for a shape so small that draws underflow float64 (about α < 0.05 for
+            the rules over log z), or when the moments are not finite (a cost whose
+            estimate has no finite mean or variance).
     """
     cost = check_callable(cost)
     alpha = check_real(concentration, "concentration", positive=True)
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {', '.join(ESTIMATORS)}, got {estimator!r}")
+    if boost is not None and not estimator.startswith("rsvi"):
+        raise ValueError(f"boost applies to the RSVI estimators only, not to {estimator!r}")
     a = torch.tensor(alpha, dtype=torch.float64)
     one = torch.ones((), dtype=torch.float64)
     if estimator.startswith("rsvi"):
@@ -625,13 +705,21 @@ def gamma_gradient_moments(
             uniforms = u[None, :].expand(eps.shape).reshape(1, -1)
         else:
             uniforms = eps.new_empty((0, eps.numel()))
-        grads = _rsvi_gradients(cost, a, one, eps.reshape(-1), uniforms, estimator == "rsvi")[
-            "concentration"
-        ]
-        return _moments(grads, w.reshape(-1))
+        _check_mass(w, alpha)
+        eps, w = eps.reshape(-1), w.reshape(-1)
+        # nodes whose z underflows float64 are clamped (no warning here): their weight must
+        # be negligible
+        d = alpha + b - 1 / 3
+        log_z = math.log(d) + 3 * torch.log1p(eps / math.sqrt(9 * d))
+        if b:
+            log_z = log_z + uniforms[0].log() / alpha
+        _check_mass(1 - w[log_z < math.log(torch.finfo(torch.float64).tiny)].sum(), alpha)
+        grads = _rsvi_gradients(cost, a, one, eps, uniforms, estimator == "rsvi", warn=False)
+        return _moments(grads["concentration"], w)
     eps, w = (torch.from_numpy(t) for t in _log_gamma_rule(alpha))
     draws = _grep_draws(a, one, eps)
     w = w * draws.noise_log_prob.exp()
+    _check_mass(w, alpha)
     if estimator == "grep":
         return _moments(_grep_gradients(cost, a, one, eps, True)["concentration"], w)
     log_z = torch.digamma(a) + torch.polygamma(1, a).sqrt() * eps
