@@ -368,6 +368,15 @@ def rsvi_rsample(
         boost: B ≥ 0 with α + B ≥ 1 (default: the smallest such B).
         generator: the source of all noise.
     """
+    alpha, beta, noise, uniforms = _rsvi_noise(concentration, rate, num_samples, boost, generator)
+    return _rsvi_draws(alpha, beta, noise, uniforms)
+
+
+def _rsvi_noise(
+    concentration: Any, rate: Any, num_samples: Any, boost: Any, generator: Any
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Checked α and β, the accepted noise for α + B, shape ``(N, *batch)``, and the B
+    boosts' uniforms, ``(B, N, *batch)``, in float64 on α's device."""
     alpha, beta, batch = _parameters(concentration, rate)
     num_samples = check_num_samples(num_samples)
     check_generator(generator)
@@ -375,7 +384,7 @@ def rsvi_rsample(
     shape = (num_samples, *batch)
     noise = _accepted_noise((alpha.detach() + boost).expand(shape), generator)
     uniforms = open_uniform((boost, *shape), generator=generator, dtype=torch.float64)
-    return _rsvi_draws(alpha, beta, noise, uniforms.to(alpha.device))
+    return alpha, beta, noise, uniforms.to(alpha.device)
 
 
 def _per_sample_gradients(
@@ -434,14 +443,8 @@ def rsvi_gradient(
     module docstring.
     """
     cost = check_callable(cost)
-    alpha, beta, batch = _parameters(concentration, rate)
-    num_samples = check_num_samples(num_samples)
-    check_generator(generator)
-    boost = _check_boost(boost, alpha)
-    shape = (num_samples, *batch)
-    noise = _accepted_noise((alpha.detach() + boost).expand(shape), generator)
-    uniforms = open_uniform((boost, *shape), generator=generator, dtype=torch.float64)
-    return _rsvi_gradients(cost, alpha, beta, noise, uniforms.to(alpha.device), correction)
+    alpha, beta, noise, uniforms = _rsvi_noise(concentration, rate, num_samples, boost, generator)
+    return _rsvi_gradients(cost, alpha, beta, noise, uniforms, correction)
 
 
 def _rsvi_gradients(
@@ -534,12 +537,19 @@ def grep_rsample(
     log q(ε; α), the density of the standardised noise. Pass both to
     :func:`corrected_surrogate` (Ruiz, Titsias & Blei, 2016).
     """
+    alpha, beta, noise = _grep_noise_draw(concentration, rate, num_samples, generator)
+    return _grep_draws(alpha, beta, noise)
+
+
+def _grep_noise_draw(
+    concentration: Any, rate: Any, num_samples: Any, generator: Any
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Checked α and β, and the standardised noise of exact draws, ``(N, *batch)``."""
     alpha, beta, batch = _parameters(concentration, rate)
     num_samples = check_num_samples(num_samples)
     check_generator(generator)
     expanded = alpha.detach().expand(num_samples, *batch)
-    noise = _grep_noise(expanded, gamma_log_draw(expanded, generator))
-    return _grep_draws(alpha, beta, noise)
+    return alpha, beta, _grep_noise(expanded, gamma_log_draw(expanded, generator))
 
 
 def grep_gradient(
@@ -556,11 +566,7 @@ def grep_gradient(
     (biased) pathwise term. Returns ``{"concentration", "rate"}``; see the module docstring.
     """
     cost = check_callable(cost)
-    alpha, beta, batch = _parameters(concentration, rate)
-    num_samples = check_num_samples(num_samples)
-    check_generator(generator)
-    expanded = alpha.detach().expand(num_samples, *batch)
-    noise = _grep_noise(expanded, gamma_log_draw(expanded, generator))
+    alpha, beta, noise = _grep_noise_draw(concentration, rate, num_samples, generator)
     return _grep_gradients(cost, alpha, beta, noise, correction)
 
 
@@ -705,7 +711,6 @@ def gamma_gradient_moments(
             uniforms = u[None, :].expand(eps.shape).reshape(1, -1)
         else:
             uniforms = eps.new_empty((0, eps.numel()))
-        _check_mass(w, alpha)
         eps, w = eps.reshape(-1), w.reshape(-1)
         # nodes whose z underflows float64 are clamped (no warning here): their weight must
         # be negligible
