@@ -12,6 +12,7 @@ sys.path.insert(0, str(ROOT / "book" / "_ext"))
 
 import launch_buttons  # noqa: E402
 import local_mathjax  # noqa: E402
+import pdf_edition  # noqa: E402
 
 
 def test_launch_buttons_off_without_repository() -> None:
@@ -161,3 +162,42 @@ def test_parallel_kernels_share_the_cores() -> None:
     environ = {}
     parallel_read.share_the_cores(1, environ, cores=2)
     assert environ == {}
+
+
+def test_pdf_parts_are_runs_of_whole_pages_of_similar_size() -> None:
+    import itertools
+    import random
+
+    rng = random.Random(5)
+    for _ in range(200):
+        pages = [f"p{i}.html" for i in range(rng.randint(1, 9))]
+        sizes = [rng.randint(1, 100) for _ in pages]
+        parts = rng.randint(1, 5)
+        runs = pdf_edition.split_reading_order(pages, sizes, parts)
+        assert [p for run in runs for p in run] == pages  # reading order, nothing lost
+        assert len(runs) == min(parts, len(pages)) and all(runs)
+        size = dict(zip(pages, sizes, strict=True))
+        largest = max(sum(size[p] for p in run) for run in runs)
+        # Oracle: every way to cut the pages into that many runs.
+        best = min(
+            max(sum(sizes[a:b]) for a, b in zip((0, *cuts), (*cuts, len(pages)), strict=True))
+            for cuts in itertools.combinations(range(1, len(pages)), len(runs) - 1)
+        )
+        assert largest == best, (sizes, parts, runs)
+
+
+def test_pdf_print_parts_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PDF_PRINT_PARTS", "3")
+    assert pdf_edition.print_parts() == 3
+    for bad in ("0", "-1", "two"):
+        monkeypatch.setenv("PDF_PRINT_PARTS", bad)
+        with pytest.raises(ValueError, match="PDF_PRINT_PARTS"):
+            pdf_edition.print_parts()
+    monkeypatch.delenv("PDF_PRINT_PARTS")
+    assert 1 <= pdf_edition.print_parts() <= 4
+
+
+def test_pdf_page_slug_matches_the_assembler() -> None:
+    # ASSEMBLE: p.replace(/\.html$/, '').replace(/[^A-Za-z0-9_-]/g, '-')
+    assert pdf_edition.page_slug("how-to-cite.html") == "how-to-cite"
+    assert pdf_edition.page_slug("a b.c.html") == "a-b-c"

@@ -16,6 +16,7 @@ import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urljoin, urlparse
 
 import pytest
@@ -312,12 +313,68 @@ def test_pdf_edition(site: Path) -> None:
         if urlparse(str(action["/URI"])).hostname in (None, "127.0.0.1", "localhost")
     ]
     assert not local, f"{len(local)} links to the printing server, e.g. {local[:3]}"
+    check_pdf_links_and_numbers(reader)
     front = BeautifulSoup((site / "book" / "index.html").read_text(encoding="utf-8"), "html.parser")
     links = [a["href"] for a in front.select("a.pdf-edition")]
     assert links, "the front page does not link to the PDF edition"
     for href in links:
         target = (site / "book" / str(href)).resolve()
         assert target == pdf.resolve(), f"front page links to {href}, not to {pdf.name}"
+
+
+def check_pdf_links_and_numbers(reader: Any) -> None:
+    """Every page is numbered "n / N"; every link inside the PDF lands in the chapter it names.
+
+    The book is printed in parts at once and joined (pdf_edition.build_pdf): a link from one
+    part into another must survive the join and resolve to the page that holds its target,
+    not to a placeholder in the part it comes from.
+    """
+    total = len(reader.pages)
+    for number in sorted({1, 2, total // 2, total - 1, total}):
+        text = reader.pages[number - 1].extract_text()
+        assert text.rstrip().endswith(f"{number} / {total}"), (
+            f"page {number} is not numbered: ...{text[-60:]!r}"
+        )
+    catalog = reader.trailer["/Root"]
+    # One table of named destinations, the one Chromium's links (name objects) are looked up
+    # in; a second (a name tree of strings, as pypdf's join writes) could disagree with it.
+    assert "/Dests" not in catalog.get("/Names", {}), "two tables of named destinations"
+    destinations = catalog["/Dests"].get_object()
+    page_of = {page.indirect_reference.idnum: i for i, page in enumerate(reader.pages)}
+    starts = sorted(
+        (page_of[target[0].idnum], str(name).lstrip("/").removesuffix("--top"))
+        for name, target in destinations.items()
+        if str(name).endswith("--top")
+    )
+    assert len(starts) >= 10, f"chapters found in the PDF: {starts}"
+    span = {
+        slug: (first, starts[i + 1][0] if i + 1 < len(starts) else total)
+        for i, (first, slug) in enumerate(starts)
+    }
+    chapter_of_page = [next(s for f, s in reversed(starts) if f <= i) for i in range(total)]
+    links = 0
+    crossing = 0
+    for number, page in enumerate(reader.pages):
+        for annotation in page.get("/Annots") or []:
+            name = annotation.get_object().get("/Dest")
+            if name is None:
+                continue
+            links += 1
+            target = destinations.get(name)
+            assert target is not None, f"page {number + 1}: link to {name}, which is nowhere"
+            slug = str(name).lstrip("/").split("--", 1)[0]
+            first, end = span[slug]
+            landing = page_of[target[0].idnum]
+            assert first <= landing < end, (
+                f"page {number + 1}: {name} lands on page {landing + 1}, outside {slug} "
+                f"(pages {first + 1}-{end})"
+            )
+            crossing += chapter_of_page[number] == "gradients-of-expectations" and slug == (
+                "bibliography"
+            )
+    assert links > 500, f"only {links} links inside the PDF"
+    # Chapter 1 (the first part) cites papers listed in the bibliography (the last part).
+    assert crossing > 0, "no link from chapter 1 to the bibliography survived the join"
 
 
 def test_pdf_link_is_served(site: Path, server: str) -> None:

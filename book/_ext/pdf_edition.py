@@ -9,6 +9,11 @@ page links to through the ``{pdf-edition}`` role. The pages keep the site's numb
 chapters, sections, equations and figures, and their cross-references become links inside the
 PDF; the PDF has bookmarks (one per chapter) and numbered pages.
 
+Chromium prints a document on one core, so the book is printed in parts (one per core, at most
+four), each a run of whole chapters, at the same time, and the parts are joined with pypdf:
+every chapter starts a new sheet, so the joined PDF has the pages of a single print, and the
+links between parts are kept (:func:`merge_parts`); the pages are numbered after the join.
+
 For print, ``book/_static/reader.css`` hides the site's navigation and wraps code and outputs;
 here, solutions are unfolded and a display equation or table wider than the text is set in a
 smaller size until it fits (at most down to half size).
@@ -19,11 +24,15 @@ front page says how to build it: ``python tools/build_pdf.py`` (see README.md).
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import functools
 import http.server
+import os
 import posixpath
+import re
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -60,11 +69,14 @@ PRINT_WIDTH_PX = 672
 PRINT_HEIGHT_PX = round((297 - 16 - 18) / 25.4 * 96)
 
 ASSEMBLE = r"""
-async ({pages}) => {
+async ({pages, book}) => {
   const slug = p => p.replace(/\.html$/, '').replace(/[^A-Za-z0-9_-]/g, '-');
   const here = location.pathname.split('/').pop();
   const article = document.querySelector('article.bd-article');
   const chapters = [];
+  // Targets in another part of the book (printed beside this one, see build_pdf): a
+  // placeholder of the same id keeps the link, which the merged PDF resolves to the target.
+  const elsewhere = new Set();
   for (const page of pages) {
     const html = await (await fetch(page)).text();
     const doc = new DOMParser().parseFromString(html, 'text/html');
@@ -79,13 +91,15 @@ async ({pages}) => {
       if (/^[a-z]+:/i.test(href)) continue;
       const [path, fragment] = href.split('#');
       const target = path ? path.split('/').pop() : page;
-      if (path && (path.includes('/') || !pages.includes(target))) {
+      if (path && (path.includes('/') || !book.includes(target))) {
         // A page or file the PDF does not hold (the API reference, a download): a relative
         // link would lead nowhere from a PDF, so the text stays and the link goes.
         a.removeAttribute('href');
         continue;
       }
-      a.setAttribute('href', '#' + slug(target) + '--' + (fragment || 'top'));
+      const id = slug(target) + '--' + (fragment || 'top');
+      a.setAttribute('href', '#' + id);
+      if (!pages.includes(target)) elsewhere.add(id);
     }
     const chapter = document.createElement('section');
     chapter.className = 'pdf-chapter';
@@ -115,17 +129,28 @@ async ({pages}) => {
   await Promise.all(Array.from(document.images).map(img => img.complete ? null :
     new Promise(resolve => { img.onload = img.onerror = resolve; })));
   await document.fonts.ready;
-  // One link to each chapter, so that the PDF has a named destination there (the outline
-  // points at it); hidden from the reader, who has the front page's table of contents.
+  // Chromium writes a named destination only where a link points. One hidden link to each
+  // chapter (the outline points there) and to each element with an id (see below).
   const index = document.createElement('nav');
   index.style.cssText = 'position:absolute;width:1px;height:1px;overflow:hidden;';
-  for (const chapter of chapters) {
+  // A link from another part may point at any element of this one: each gets a destination.
+  const ids = chapters.flatMap(c => [c.id, ...Array.from(c.querySelectorAll('[id]'), e => e.id)]);
+  for (const id of ids) {
     const a = document.createElement('a');
-    a.href = '#' + chapter.id;
+    a.href = '#' + id;
     a.textContent = '.';
     index.append(a);
   }
   article.prepend(index);
+  const placeholders = document.createElement('div');
+  placeholders.style.cssText = 'position:absolute;width:1px;height:1px;overflow:hidden;';
+  for (const id of elsewhere) {
+    const span = document.createElement('span');
+    span.id = id;
+    span.textContent = '.';
+    placeholders.append(span);
+  }
+  article.prepend(placeholders);
   return chapters.map(c => ({id: c.id, title: c.dataset.title.replace(/#$/, '').trim()}));
 }
 """
@@ -169,10 +194,8 @@ FIT = r"""
 }
 """.replace("PAGE_HEIGHT_PX", str(PRINT_HEIGHT_PX))
 
-FOOTER = (
-    '<div style="font-size:8px;width:100%;text-align:center;color:#555;">'
-    '<span class="pageNumber"></span> / <span class="totalPages"></span></div>'
-)
+#: Baseline of the page number above the bottom edge of the sheet (the margin is 18 mm).
+FOOTER_BASELINE_PT = 24.0
 
 
 @dataclass
@@ -186,26 +209,154 @@ class PdfReport:
     wide_equations: int
 
 
-def add_outline(path: Path, chapters: list[dict[str, str]]) -> int:
-    """Bookmark every chapter at its first page; return the number of pages."""
+def page_slug(page: str) -> str:
+    """The prefix ASSEMBLE gives the ids of ``page`` (its ``slug``)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", page.removesuffix(".html"))
+
+
+def _slug(name: str) -> str:
+    """The page slug of a named destination (``/<slug>--<id>``, as ASSEMBLE names them)."""
+    return name.lstrip("/").split("--", 1)[0]
+
+
+def merge_parts(parts: list[Path], owners: list[set[str]], output: Path) -> Any:
+    """Join the parts' PDFs into one and keep each named destination where it really is.
+
+    A part holds placeholders for the targets of its links into other parts (ASSEMBLE);
+    their destinations are dropped, so that every link resolves to the part that owns the
+    page (``owners[i]``: the page slugs of part ``i``). Returns the pypdf writer.
+    """
     import logging as std_logging
 
     from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import ArrayObject, DictionaryObject, FloatObject, NameObject
 
     # Chromium's trailer undercounts its objects; pypdf logs that harmless repair as a warning.
     std_logging.getLogger("pypdf").setLevel(std_logging.ERROR)
-    reader = PdfReader(str(path))
-    destinations = reader.named_destinations
-    writer = PdfWriter(clone_from=reader)
+    writer = PdfWriter()
+    real: dict[str, Any] = {}
+    for path, owned in zip(parts, owners, strict=True):
+        reader = PdfReader(str(path))
+        offset = len(writer.pages)
+        # pypdf keeps the first of two destinations of one name, which may be a placeholder:
+        # the name tree is rebuilt below from each part's own destinations.
+        writer.append(reader, import_outline=False)
+        for title, destination in reader.named_destinations.items():
+            page = reader.get_destination_page_number(destination)
+            if _slug(title) in owned and page is not None:
+                number = offset + page
+                real[title] = ArrayObject(
+                    [
+                        writer.pages[number].indirect_reference,
+                        NameObject("/XYZ"),
+                        FloatObject(destination.left or 0),
+                        FloatObject(destination.top or 0),
+                        FloatObject(0),
+                    ]
+                )
+    # Chromium's links name their targets with name objects, which a viewer looks up in the
+    # catalogue's /Dests dictionary (as Chromium writes it), not in a name tree of strings.
+    catalog = writer._root_object
+    names = catalog.get("/Names")
+    names = names.get_object() if names is not None else None
+    if isinstance(names, DictionaryObject):
+        names.pop(NameObject("/Dests"), None)
+        if not names:
+            del catalog["/Names"]
+    catalog[NameObject("/Dests")] = writer._add_object(
+        DictionaryObject({NameObject(title): real[title] for title in sorted(real)})
+    )
+    return writer
+
+
+def stamp_page_numbers(writer: Any) -> None:
+    """Write "n / N" centred in the bottom margin of every page (Helvetica, 6 pt, grey).
+
+    Chromium numbers the pages of each part from one, so the merged book is numbered here.
+    Helvetica's digits, space and slash have fixed widths, so centring needs no font file.
+    """
+    from pypdf.generic import ArrayObject, DictionaryObject, NameObject
+
+    widths = {**dict.fromkeys("0123456789", 0.556), " ": 0.278, "/": 0.278}
+    size = 6.0
+    font = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Font"),
+            NameObject("/Subtype"): NameObject("/Type1"),
+            NameObject("/BaseFont"): NameObject("/Helvetica"),
+            NameObject("/Encoding"): NameObject("/WinAnsiEncoding"),
+        }
+    )
+    font_ref = writer._add_object(font)
+    # The page's own drawing is wrapped in q ... Q, so that the graphics state it leaves (a
+    # transformation, a colour) does not move the number; the streams are shared, not copied.
+    save = writer._add_object(_stream(writer, b"q\n"))
+    total = len(writer.pages)
+    for number, page in enumerate(writer.pages, start=1):
+        label = f"{number} / {total}"
+        width = sum(widths[c] for c in label) * size
+        box = page.mediabox
+        x = float(box.left) + (float(box.width) - width) / 2
+        y = float(box.bottom) + FOOTER_BASELINE_PT
+        resources = page.setdefault(NameObject("/Resources"), DictionaryObject()).get_object()
+        fonts = resources.setdefault(NameObject("/Font"), DictionaryObject()).get_object()
+        fonts[NameObject("/FPageNumber")] = font_ref
+        stamp = f"\nQ q 0.333 g BT /FPageNumber {size} Tf {x:.2f} {y:.2f} Td ({label}) Tj ET Q\n"
+        contents = page.get(NameObject("/Contents"))
+        own = list(contents.get_object()) if isinstance(contents.get_object(), list) else [contents]
+        page[NameObject("/Contents")] = ArrayObject(
+            [save, *own, writer._add_object(_stream(writer, stamp.encode()))]
+        )
+
+
+def _stream(writer: Any, data: bytes) -> Any:
+    from pypdf.generic import DecodedStreamObject
+
+    stream = DecodedStreamObject()
+    stream.set_data(data)
+    return stream
+
+
+def add_outline(writer: Any, path: Path, chapters: list[dict[str, str]]) -> int:
+    """Bookmark every chapter at its first page, write the PDF; return the number of pages."""
+    destinations = writer._root_object["/Dests"].get_object()
+    page_index = {page.indirect_reference: i for i, page in enumerate(writer.pages)}
     for chapter in chapters:
-        destination = destinations.get("/" + chapter["id"]) or destinations.get(chapter["id"])
+        destination = destinations.get("/" + chapter["id"])
         if destination is not None:
-            number = reader.get_destination_page_number(destination)
-            writer.add_outline_item(title=chapter["title"], page_number=number)
+            writer.add_outline_item(title=chapter["title"], page_number=page_index[destination[0]])
     writer.page_mode = "/UseOutlines"
     with path.open("wb") as handle:
         writer.write(handle)
-    return len(reader.pages)
+    return len(writer.pages)
+
+
+def split_reading_order(pages: list[str], sizes: list[int], parts: int) -> list[list[str]]:
+    """Cut ``pages`` (in reading order) into ``min(parts, len(pages))`` runs whose largest
+    total size is as small as it can be (the parts print at once: the largest sets the time).
+    """
+    count = max(1, min(parts, len(pages)))
+    prefix = [0]
+    for size in sizes:
+        prefix.append(prefix[-1] + size)
+    # cost[k][i]: the smallest largest run when the first i pages form k runs; cut[k][i]: where
+    # the last of those runs starts.
+    infinity = float("inf")
+    cost = [[infinity] * (len(pages) + 1) for _ in range(count + 1)]
+    cut = [[0] * (len(pages) + 1) for _ in range(count + 1)]
+    cost[0][0] = 0
+    for k in range(1, count + 1):
+        for i in range(k, len(pages) + 1):
+            for j in range(k - 1, i):
+                largest = max(cost[k - 1][j], prefix[i] - prefix[j])
+                if largest < cost[k][i]:
+                    cost[k][i], cut[k][i] = largest, j
+    runs: list[list[str]] = []
+    end = len(pages)
+    for k in range(count, 0, -1):
+        runs.insert(0, pages[cut[k][end] : end])
+        end = cut[k][end]
+    return runs
 
 
 def find_chromium() -> str | None:
@@ -245,24 +396,13 @@ def serve(site: Path) -> Iterator[str]:
         httpd.server_close()
 
 
-def build_pdf(
-    site: Path,
-    docnames: list[str],
-    output: Path | None = None,
-    chromium: str | None = None,
-) -> PdfReport:
-    """Print the pages ``docnames`` (in this order; the first is the front page) of ``site``."""
+def _print_part(
+    base: str, chromium: str, pages: list[str], book: list[str], first: str, output: Path
+) -> tuple[list[dict[str, str]], dict[str, Any]]:
+    """Print ``pages`` (of the whole ``book``) into ``output``; return chapters and fit report."""
     from playwright.sync_api import sync_playwright
 
-    start = time.perf_counter()
-    chromium = chromium or find_chromium()
-    if chromium is None:
-        raise RuntimeError("Chromium not found: install it (Debian: apt-get install chromium)")
-    output = output or site / PDF_NAME
-    first = docnames[0]
-    folder = posixpath.dirname(first)
-    pages = [posixpath.relpath(f"{d}.html", folder or ".") for d in docnames]
-    with serve(site) as base, sync_playwright() as playwright:
+    with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(viewport={"width": PRINT_WIDTH_PX, "height": 1000})
@@ -278,31 +418,80 @@ def build_pdf(
             page = context.new_page()
             page.goto(f"{base}{first}.html", wait_until="load")
             page.emulate_media(media="print")
-            chapters = page.evaluate(ASSEMBLE, {"pages": pages})
+            chapters = page.evaluate(ASSEMBLE, {"pages": pages, "book": book})
             fitted = page.evaluate(FIT)
-            output.parent.mkdir(parents=True, exist_ok=True)
-            # Chromium's own outline needs a tagged PDF, which takes as long again to print;
-            # add_outline writes the same bookmarks from the chapters' named destinations.
+            # Page numbers are stamped on the merged book (stamp_page_numbers). Chromium's own
+            # outline needs a tagged PDF, which takes as long again to print; add_outline
+            # writes the same bookmarks from the chapters' named destinations.
             page.pdf(
                 path=str(output),
                 format="A4",
                 margin={"top": "16mm", "bottom": "18mm", "left": "16mm", "right": "16mm"},
                 print_background=True,
-                display_header_footer=True,
-                header_template="<span></span>",
-                footer_template=FOOTER,
             )
         finally:
             browser.close()
-    count = add_outline(output, chapters)
+    return chapters, fitted
+
+
+def print_parts() -> int:
+    """How many parts of the book are printed at once: ``PDF_PRINT_PARTS`` or the CPU count
+    (at most 4); Chromium prints a document on one core."""
+    requested = os.environ.get("PDF_PRINT_PARTS", "").strip()
+    if requested:
+        if not requested.isdigit() or int(requested) < 1:
+            raise ValueError(f"PDF_PRINT_PARTS must be a whole number >= 1, got {requested!r}")
+        return int(requested)
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+def build_pdf(
+    site: Path,
+    docnames: list[str],
+    output: Path | None = None,
+    chromium: str | None = None,
+    parts: int | None = None,
+) -> PdfReport:
+    """Print the pages ``docnames`` (in this order; the first is the front page) of ``site``.
+
+    The pages are cut into ``parts`` runs of similar size (default :func:`print_parts`),
+    printed at the same time by one Chromium each, and joined (:func:`merge_parts`): every
+    chapter starts a new sheet, so the pages, their numbers and the links are those of one
+    print of the whole book, in about half the time on two cores.
+    """
+    start = time.perf_counter()
+    chromium = chromium or find_chromium()
+    if chromium is None:
+        raise RuntimeError("Chromium not found: install it (Debian: apt-get install chromium)")
+    output = output or site / PDF_NAME
+    first = docnames[0]
+    folder = posixpath.dirname(first)
+    pages = [posixpath.relpath(f"{d}.html", folder or ".") for d in docnames]
+    sizes = [(site / f"{d}.html").stat().st_size for d in docnames]
+    runs = split_reading_order(pages, sizes, parts or print_parts())
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch, serve(site) as base:
+        paths = [Path(scratch) / f"part-{i}.pdf" for i in range(len(runs))]
+        with concurrent.futures.ThreadPoolExecutor(len(runs)) as pool:
+            futures = [
+                pool.submit(_print_part, base, chromium, run, pages, first, path)
+                for run, path in zip(runs, paths, strict=True)
+            ]
+            results = [future.result() for future in futures]
+        owners = [{page_slug(page) for page in run} for run in runs]
+        writer = merge_parts(paths, owners, output)
+    stamp_page_numbers(writer)
+    chapters = [chapter for part_chapters, _ in results for chapter in part_chapters]
+    count = add_outline(writer, output, chapters)
+    fitted = [report for _, report in results]
     return PdfReport(
         output,
         len(chapters),
         count,
         time.perf_counter() - start,
-        fitted["scaled"],
-        fitted["clippedCode"],
-        fitted["wideMath"],
+        sum(f["scaled"] for f in fitted),
+        [code for f in fitted for code in f["clippedCode"]],
+        sum(f["wideMath"] for f in fitted),
     )
 
 
