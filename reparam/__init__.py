@@ -22,6 +22,9 @@ Modules, one idea each:
   gradients for their weights, means and scales.
 - :mod:`reparam.rejection` — gradients through the Marsaglia–Tsang rejection sampler (RSVI)
   and the generalized reparameterization gradient (G-REP) for the Gamma distribution.
+- :mod:`reparam.policy` — tanh-squashed Gaussian policies, their stable log-density, and
+  pathwise (soft actor-critic) and score-function gradients of a maximum-entropy objective,
+  with its exact value and optimum by quadrature.
 - :mod:`reparam.surrogate` — the estimators as surrogate losses for ``backward()``, taking
   a :class:`Reparameterization` or any ``torch.distributions.Distribution``.
 - :mod:`reparam.multisample` — the ELBO and importance-weighted bounds with standard,
@@ -56,6 +59,7 @@ from reparam import (
     mixture,
     multisample,
     noise,
+    policy,
     rejection,
     sampling,
     surrogate,
@@ -104,6 +108,7 @@ __all__ = [
     "noise",
     "normal_log_prob",
     "normal_rsample",
+    "policy",
     "quadratic_cost",
     "rejection",
     "sampling",

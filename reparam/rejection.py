@@ -66,6 +66,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from reparam._per_sample import sum_to_shape
 from reparam._validation import (
     as_tensors,
     check_broadcast,
@@ -409,20 +410,9 @@ def _per_sample_gradients(
         objective = corrected_surrogate(costs, draws.noise_log_prob) if correction else costs
         grad_a, grad_b = torch.autograd.grad(objective.sum(), (a, b), allow_unused=True)
     return {
-        "concentration": _sum_to(grad_a, a, alpha.shape),
-        "rate": _sum_to(grad_b, b, beta.shape),
+        "concentration": sum_to_shape(grad_a, a, alpha.shape),
+        "rate": sum_to_shape(grad_b, b, beta.shape),
     }
-
-
-def _sum_to(grad: Tensor | None, like: Tensor, shape: torch.Size) -> Tensor:
-    """Per-sample gradient ``(N, *batch)`` summed over the dimensions a parameter of
-    ``shape`` was broadcast along: ``(N, *shape)``."""
-    if grad is None:
-        grad = torch.zeros_like(like)
-    extra = grad.dim() - 1 - len(shape)
-    if extra:
-        grad = grad.sum(tuple(range(1, 1 + extra)))
-    return grad.sum_to_size((grad.shape[0], *shape)).detach()
 
 
 def rsvi_gradient(

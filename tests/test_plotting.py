@@ -216,3 +216,34 @@ def test_rejection_figures_fit_the_column_and_check_their_input() -> None:
         plots.plot_variance_against_shape(shapes, {"a": {"x": [1.0]}})
     with pytest.raises(ValueError, match="at least one"):
         plots.plot_variance_against_shape(shapes, {})
+
+
+def test_policy_figures_fit_the_column_and_check_their_input() -> None:
+    from reparam.book.plotting import policy as plots
+    from reparam.book.plotting.style import figure_problems
+
+    grid = np.linspace(0.0, 0.99, 12)
+    fig = plots.plot_policy_densities(grid, {"a": grid, "b": 1 - grid})
+    assert figure_problems(fig) == []
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.get_lines()] == ["a", "b"]
+    assert ax.get_xlim() == (0.0, 0.99) and ax.get_xlabel() and ax.get_ylabel()
+    plt.close(fig)
+    with pytest.raises(ValueError, match="at least one"):
+        plots.plot_policy_densities(grid, {})
+    with pytest.raises(ValueError, match=r"densities\['a'\] must match"):
+        plots.plot_policy_densities(grid, {"a": grid[:3]})
+    dims, steps = [1, 4, 16], [10, 20]
+    kl = {"x": np.array([[1.0, 2.0], [0.5, 0.4]]), "y": np.array([[2.0, 3.0], [1.0, 0.9]])}
+    fig = plots.plot_variance_and_training(dims, {"x": [1, 1, 1], "y": [2, 8, 32]}, steps, kl, 0.3)
+    assert figure_problems(fig) == []
+    left, right = fig.axes
+    assert left.get_xscale() == "log" and left.get_yscale() == "log"
+    assert right.get_yscale() == "log" and len(right.collections) == 2  # one band per estimator
+    plt.close(fig)
+    with pytest.raises(ValueError, match="same estimators"):
+        plots.plot_variance_and_training(dims, {"y": [1, 1, 1]}, steps, kl, 0.3)
+    with pytest.raises(ValueError, match=r"variances\['x'\] must match"):
+        plots.plot_variance_and_training(dims, {"x": [1], "y": [1, 2, 3]}, steps, kl, 0.3)
+    with pytest.raises(ValueError, match=r"kl\['x'\] must have shape"):
+        plots.plot_variance_and_training(dims, {"x": [1, 1, 1], "y": [2, 8, 32]}, [10], kl, 0.3)

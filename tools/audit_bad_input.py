@@ -2111,6 +2111,154 @@ def rejection_cases() -> None:
     )
 
 
+def policy_cases() -> None:
+    from reparam import policy
+
+    def cost(a: torch.Tensor) -> torch.Tensor:
+        return 4 * (a - 0.75) ** 2
+
+    def sum_cost(a: torch.Tensor) -> torch.Tensor:
+        return cost(a).sum(-1)
+
+    def log_cosh(u: float) -> float:
+        return float(np.logaddexp(u, -u) - math.log(2))
+
+    value(
+        "tanh_log_abs_det_jacobian: float32 u = 12 and -30 (tanh rounds to +-1)",
+        lambda: policy.tanh_log_abs_det_jacobian(t(12.0, -30.0)),
+        lambda: t(-2 * log_cosh(12.0), -2 * log_cosh(-30.0)),
+        rtol=1e-6,
+    )
+    value(
+        "tanh_log_abs_det_jacobian: +-inf",
+        lambda: policy.tanh_log_abs_det_jacobian(t(math.inf, -math.inf)),
+        lambda: t(-math.inf, -math.inf),
+    )
+    value(
+        "squashed_normal_log_prob: numpy u, python loc and scale",
+        lambda: policy.squashed_normal_log_prob(np.array([0.5]), 0.0, 2.0),
+        lambda: torch.tensor([st.norm(0, 2).logpdf(0.5) + 2 * log_cosh(0.5)]),
+        rtol=1e-6,
+    )
+    value(
+        "boltzmann_log_prob: actions on and outside the boundary",
+        lambda: policy.boltzmann_log_prob(t(-1.0, 1.0, 3.0), cost, 0.2),
+        lambda: t(-math.inf, -math.inf, -math.inf),
+    )
+    value(
+        "boltzmann_log_normalizer: zero cost at temperature 1 (log 2)",
+        lambda: policy.boltzmann_log_normalizer(lambda a: torch.zeros_like(a), 1.0),
+        lambda: math.log(2),
+        rtol=1e-6,
+    )
+    value(
+        "soft_objective: zero cost, tau 1 (minus the entropy of tanh N(0, 1e-3^2))",
+        lambda: policy.soft_objective(lambda a: torch.zeros_like(a), 0.0, 1e-3, 1.0),
+        lambda: -0.5 * math.log(2 * math.pi * math.e * 1e-6),
+        rtol=1e-5,
+    )
+    check(
+        "soft_pathwise_gradient: float32 policy far in the tail (u ~ 40), finite",
+        lambda: policy.soft_pathwise_gradient(cost, t(40.0), t(0.1), 0.2, 16, generator=gen()),
+        lambda out: all(v.dtype == F32 and bool(torch.isfinite(v).all()) for v in out.values()),
+    )
+    check(
+        "soft_score_function_gradient: numpy loc, event_dims=1, finite",
+        lambda: policy.soft_score_function_gradient(
+            sum_cost, np.zeros(3), 1.0, 0.2, 8, event_dims=1, generator=gen()
+        ),
+        lambda out: all(bool(torch.isfinite(v).all()) for v in out.values()),
+    )
+    error(
+        "soft_pathwise_gradient: scale 0",
+        lambda: policy.soft_pathwise_gradient(cost, 0.0, t(0.0), 0.2, 4),
+        "scale",
+    )
+    error(
+        "soft_pathwise_gradient: infinite loc",
+        lambda: policy.soft_pathwise_gradient(cost, t(math.inf), 1.0, 0.2, 4),
+        "loc",
+    )
+    error(
+        "soft_pathwise_gradient: temperature 0",
+        lambda: policy.soft_pathwise_gradient(cost, 0.0, 1.0, 0.0, 4),
+        "temperature",
+    )
+    error(
+        "soft_pathwise_gradient: num_samples 2.0",
+        lambda: policy.soft_pathwise_gradient(cost, 0.0, 1.0, 0.2, 2.0),
+        "num_samples",
+    )
+    error(
+        "soft_pathwise_gradient: cost returns a scalar",
+        lambda: policy.soft_pathwise_gradient(lambda a: a.sum(), t(0.0, 1.0), 1.0, 0.2, 4),
+        "cost",
+    )
+    error(
+        "soft_pathwise_gradient: cost returns NaN",
+        lambda: policy.soft_pathwise_gradient(lambda a: a * math.nan, 0.0, 1.0, 0.2, 4),
+        "cost",
+    )
+    error(
+        "soft_pathwise_gradient: event_dims 1 for scalar parameters",
+        lambda: policy.soft_pathwise_gradient(sum_cost, 0.0, 1.0, 0.2, 4, event_dims=1),
+        "event_dims",
+    )
+    error(
+        "soft_pathwise_gradient: temperature per coordinate with event_dims=1",
+        lambda: policy.soft_pathwise_gradient(
+            sum_cost, torch.zeros(2, 3), 1.0, torch.ones(3), 4, event_dims=1
+        ),
+        "temperature",
+    )
+    error(
+        "soft_score_function_gradient: one draw with the leave-one-out baseline",
+        lambda: policy.soft_score_function_gradient(cost, 0.0, 1.0, 0.2, 1),
+        "num_samples",
+    )
+    error(
+        "soft_score_function_gradient: baseline None",
+        lambda: policy.soft_score_function_gradient(cost, 0.0, 1.0, 0.2, 4, baseline=None),
+        "baseline",
+    )
+    error(
+        "soft_objective: scale 1e3",
+        lambda: policy.soft_objective(cost, 0.0, 1e3, 0.2),
+        "scale",
+    )
+    error(
+        "soft_objective: loc (2,) and scale (3,)",
+        lambda: policy.soft_objective(cost, t(0.0, 1.0), t(1.0, 1.0, 1.0), 0.2),
+        "loc",
+        "scale",
+    )
+    error(
+        "boltzmann_log_normalizer: negative temperature",
+        lambda: policy.boltzmann_log_normalizer(cost, -0.2),
+        "temperature",
+    )
+    error(
+        "boltzmann_log_normalizer: panels 0.5",
+        lambda: policy.boltzmann_log_normalizer(cost, 0.2, panels=0.5),
+        "panels",
+    )
+    error(
+        "boltzmann_log_prob: list of actions",
+        lambda: policy.boltzmann_log_prob([0.1], cost, 0.2),
+        "action",
+    )
+    error(
+        "squashed_normal_rsample: num_samples 0",
+        lambda: policy.squashed_normal_rsample(0.0, 1.0, 0),
+        "num_samples",
+    )
+    error(
+        "squashed_normal_log_prob: complex u",
+        lambda: policy.squashed_normal_log_prob(torch.zeros(2, dtype=torch.complex64), 0.0, 1.0),
+        "pre_tanh",
+    )
+
+
 def build_cases() -> list[Case]:
     """Fill :data:`CASES` (once) and return it. Run under torch's default dtype float32."""
     if not CASES:
@@ -2135,6 +2283,7 @@ def build_cases() -> list[Case]:
             binary_gradient_cases,
             mixture_cases,
             rejection_cases,
+            policy_cases,
         ):
             build()
     return CASES

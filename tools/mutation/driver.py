@@ -59,6 +59,8 @@ MODULES = {
     "reparam.quadrature": "quadrature",
     "reparam.mixture": "mixture",
     "reparam.rejection": "rejection",
+    "reparam.policy": "policy",
+    "reparam.book.bandit": "bandit",
 }
 
 
