@@ -140,8 +140,6 @@ def test_correction_in_float32_keeps_every_digit_where_the_naive_form_fails() ->
     assert ours.dtype == torch.float32
     exact = torch.tensor([log_one_minus_tanh_squared(v) for v in u.tolist()], dtype=F64)
     assert ((ours.double() - exact) / exact).abs().max() < 2e-7
-    naive = torch.log(1 - torch.tanh(u) ** 2)
-    assert torch.isinf(naive[-2:]).all()  # what the stable form is for
 
 
 def test_correction_at_infinities_and_nan() -> None:
@@ -217,7 +215,7 @@ def test_rsample_actions_follow_the_squashed_normal_distribution() -> None:
 def test_soft_objective_matches_scipy(loc: float, scale: float) -> None:
     ours = policy.soft_objective(cost, loc, scale, TAU).item()
     theirs = scipy_soft_cost(lambda a: 4 * (a - 0.75) ** 2, loc, scale, TAU)
-    assert ours == pytest.approx(theirs, abs=1e-10)
+    assert ours == pytest.approx(theirs, abs=1e-12)
 
 
 def test_soft_objective_gradient_matches_finite_differences_of_scipy() -> None:
@@ -260,12 +258,12 @@ def test_soft_objective_batches_and_dtype() -> None:
 
 @pytest.mark.parametrize("tau", [1.0, 0.2, 0.05])
 def test_boltzmann_normalizer_and_density(tau: float) -> None:
-    ours = policy.boltzmann_log_normalizer(cost, tau).item()
-    assert ours == pytest.approx(scipy_log_z(lambda a: 4 * (a - 0.75) ** 2, tau), abs=1e-12)
-    mass = scipy.integrate.quad(
-        lambda a: math.exp(policy.boltzmann_log_prob(t(a), cost, tau).item()), -1, 1
-    )[0]
-    assert mass == pytest.approx(1, abs=1e-10)
+    log_z = scipy_log_z(lambda a: 4 * (a - 0.75) ** 2, tau)
+    assert policy.boltzmann_log_normalizer(cost, tau).item() == pytest.approx(log_z, abs=1e-12)
+    actions = [-0.99, -0.3, 0.0, 0.75, 0.999]
+    ours = policy.boltzmann_log_prob(t(*actions), cost, tau)
+    theirs = [-4 * (a - 0.75) ** 2 / tau - log_z for a in actions]
+    assert ours.tolist() == pytest.approx(theirs, abs=1e-11)
 
 
 def test_boltzmann_batch_of_temperatures_and_edge_values() -> None:
@@ -637,3 +635,70 @@ def test_training_is_in_double_precision_whatever_the_default_dtype() -> None:
     )  # fmt: skip
     assert run.loc.dtype == np.float64 and run.scale.dtype == np.float64
     assert run.kl.dtype == np.float64
+
+
+def test_per_draw_estimates_match_their_closed_forms() -> None:
+    # With a = tanh(u), u = μ + σε, f(a) = 4(a − 0.75)², f'(a) = 8(a − 0.75):
+    #   pathwise, μ: f'(a)(1 − a²) + 2τ tanh u;  σ: [f'(a)(1 − a²) + 2τ tanh u] ε − τ/σ;
+    #   score (leave-one-out): (c_i − mean_{j≠i} c_j) (ε/σ, (ε² − 1)/σ), c = f(a) + τ log π(a).
+    loc, scale, n = 0.3, 0.8, 6
+    eps = torch.randn(n, generator=torch.Generator().manual_seed(7), dtype=F64)
+    u = loc + scale * eps
+    a = torch.tanh(u)
+    slope = 8 * (a - 0.75) * (1 - a**2) + 2 * TAU * torch.tanh(u)
+    path = policy.soft_pathwise_gradient(
+        cost, loc, scale, TAU, n, generator=torch.Generator().manual_seed(7)
+    )
+    assert torch.allclose(path["loc"], slope, rtol=1e-12, atol=1e-13)
+    assert torch.allclose(path["scale"], slope * eps - TAU / scale, rtol=1e-12, atol=1e-13)
+    log_pi = torch.tensor(
+        [scipy.stats.norm.logpdf(v, loc, scale) for v in u.tolist()], dtype=F64
+    ) - torch.tensor([log_one_minus_tanh_squared(v) for v in u.tolist()], dtype=F64)
+    soft = 4 * (a - 0.75) ** 2 + TAU * log_pi
+    centred = soft - (soft.sum() - soft) / (n - 1)
+    score = policy.soft_score_function_gradient(
+        cost, loc, scale, TAU, n, generator=torch.Generator().manual_seed(7)
+    )
+    assert torch.allclose(score["loc"], centred * eps / scale, rtol=1e-11, atol=1e-12)
+    assert torch.allclose(score["scale"], centred * (eps**2 - 1) / scale, rtol=1e-11, atol=1e-12)
+
+
+def test_a_batch_of_temperatures_is_a_batch_of_problems() -> None:
+    # Each policy of a batch uses its own temperature: the same draws as one call per τ.
+    taus = [0.05, 0.2, 1.0]
+    for estimator in [policy.soft_pathwise_gradient, policy.soft_score_function_gradient]:
+        batched = estimator(
+            cost, torch.zeros(3), torch.ones(3), t(*taus), 5,
+            generator=torch.Generator().manual_seed(2),
+        )  # fmt: skip
+        for i, tau in enumerate(taus):
+            one = estimator(
+                cost, torch.zeros(3), torch.ones(3), tau, 5,
+                generator=torch.Generator().manual_seed(2),
+            )  # fmt: skip
+            assert torch.allclose(batched["loc"][:, i], one["loc"][:, i], rtol=1e-13)
+            assert torch.allclose(batched["scale"][:, i], one["scale"][:, i], rtol=1e-13)
+
+
+def test_float32_policies_stay_float32_and_unbiased() -> None:
+    loc = torch.tensor(0.4, dtype=torch.float32)
+    scale = torch.tensor(0.7, dtype=torch.float32)
+    exact = exact_gradient(cost, 0.4, 0.7)
+    for seed, estimator in enumerate(
+        [policy.soft_pathwise_gradient, policy.soft_score_function_gradient]
+    ):
+        draws = estimator(
+            cost, loc.expand(20_000), scale.expand(20_000), t(TAU), 8,
+            generator=torch.Generator().manual_seed(30 + seed),
+        )  # fmt: skip
+        for k, key in enumerate(["loc", "scale"]):
+            assert draws[key].dtype == torch.float32  # a float64 temperature does not promote
+            assert abs(z_score(draws[key].mean(0).double(), exact[k])) < Z_LIMIT, key
+
+
+def test_pathwise_warns_for_a_cost_without_a_slope_and_refuses_an_infinite_one() -> None:
+    with pytest.warns(RuntimeWarning, match="soft_score_function_gradient"):
+        policy.soft_pathwise_gradient(lambda a: (a > 0.5).to(a.dtype), 0.0, 1.0, TAU, 4)
+    with pytest.raises(ValueError, match=r"gradient of cost"):
+        # sqrt(1 − a) has an infinite slope at a = 1, where this policy's actions round to.
+        policy.soft_pathwise_gradient(lambda a: (1 - a).sqrt(), 25.0, 0.1, TAU, 4)

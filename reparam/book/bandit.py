@@ -35,17 +35,22 @@ Gradient = Callable[..., dict[str, Tensor]]
 
 
 def best_squashed_normal(
-    cost: Cost, temperature: float, *, start: tuple[float, float] = (0.0, 0.0)
+    cost: Cost, temperature: float, *, start: tuple[float, float] = (0.0, 1.0)
 ) -> tuple[float, float, float]:
     """(μ, σ, J) of the tanh-squashed Gaussian with the lowest soft cost, in float64.
 
     L-BFGS (strong Wolfe line search) on the exact soft cost over (μ, log σ), from
-    ``start`` = (μ, log σ), then three Newton steps. The objective is smooth and, for the
+    ``start`` = (μ, σ), then three Newton steps. The objective is smooth and, for the
     book's costs, has one minimum; the caller checks the gradient there.
     """
     cost = check_callable(cost)
     tau = check_real(temperature, "temperature", positive=True)
-    params = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+    start_scale = check_real(start[1], "start scale", positive=True)
+    params = torch.tensor(
+        [check_real(start[0], "start loc"), math.log(start_scale)],
+        dtype=torch.float64,
+        requires_grad=True,
+    )
     optimizer = torch.optim.LBFGS(
         [params],
         max_iter=500,

@@ -69,7 +69,8 @@ def plot_variance_and_training(
         steps: recorded training steps, shape ``(T,)``.
         kl: estimator -> KL from the Boltzmann policy per coordinate, shape ``(T, runs)``;
             the same estimators as ``variances``, in the same order (one shared legend).
-        floor: the lowest KL per coordinate a tanh-squashed Gaussian reaches (dotted line).
+        floor: the lowest KL per coordinate a tanh-squashed Gaussian reaches (dotted line,
+            labelled as such).
     """
     if not variances or list(variances) != list(kl):
         raise ValueError("variances and kl must name the same estimators, in the same order")
@@ -84,7 +85,7 @@ def plot_variance_and_training(
             values = np.asarray(variances[name], dtype=float)
             if values.shape != d.shape:
                 raise ValueError(f"variances[{name!r}] must match dims of shape {d.shape}")
-            left.loglog(d, values, marker=_MARKERS[i], color=color,
+            left.loglog(d, values, marker=_MARKERS[i % len(_MARKERS)], color=color,
                         linestyle=LINESTYLES[i % len(LINESTYLES)], label=name)  # fmt: skip
             runs = np.asarray(kl[name], dtype=float)
             if runs.ndim != 2 or runs.shape[0] != t.shape[0]:
@@ -92,7 +93,7 @@ def plot_variance_and_training(
             low, middle, high = np.percentile(runs, [25, 50, 75], axis=1)
             right.plot(t, middle, color=color, linestyle=LINESTYLES[i % len(LINESTYLES)])
             right.fill_between(t, low, high, color=color, alpha=0.25, linewidth=0)
-        right.axhline(floor, color="0.3", linestyle=":", label="best possible")
+        right.axhline(floor, color="0.3", linestyle=":", label="best tanh-squashed Gaussian")
         left.set_xlabel("action dimension $D$")
         left.set_ylabel("variance per coordinate")
         right.set_xlabel("SGD step")
