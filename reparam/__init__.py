@@ -22,6 +22,9 @@ Modules, one idea each:
   gradients for their weights, means and scales.
 - :mod:`reparam.rejection` — gradients through the Marsaglia–Tsang rejection sampler (RSVI)
   and the generalized reparameterization gradient (G-REP) for the Gamma distribution.
+- :mod:`reparam.diffusion` — denoising diffusion: the forward process as a reparameterization,
+  the posterior of one step, the evidence lower bound's terms as weighted errors in the noise,
+  the noise-prediction loss and the ancestral sampler.
 - :mod:`reparam.policy` — tanh-squashed Gaussian policies, their stable log-density, and
   pathwise (soft actor-critic) and score-function gradients of a maximum-entropy objective,
   with its exact value and optimum by quadrature.
@@ -52,6 +55,7 @@ from reparam import (
     catalog,
     cholesky,
     control_variates,
+    diffusion,
     discrete,
     distributions,
     estimators,
@@ -95,6 +99,7 @@ __all__ = [
     "constant_cost",
     "control_variates",
     "cosine_cost",
+    "diffusion",
     "discrete",
     "distributions",
     "estimators",

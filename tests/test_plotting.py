@@ -247,3 +247,36 @@ def test_policy_figures_fit_the_column_and_check_their_input() -> None:
         plots.plot_variance_and_training(dims, {"x": [1], "y": [1, 2, 3]}, steps, kl, 0.3)
     with pytest.raises(ValueError, match=r"kl\['x'\] must have shape"):
         plots.plot_variance_and_training(dims, {"x": [1, 1, 1], "y": [2, 8, 32]}, [10], kl, 0.3)
+
+
+def test_diffusion_figures_fit_the_column_and_check_their_input() -> None:
+    from reparam.book.plotting import diffusion as plots
+    from reparam.book.plotting.style import figure_problems
+
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(50, 2))
+    fig = plots.plot_forward_process({"a": points, "b": points, "c": points})
+    assert figure_problems(fig) == []
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in visible] == ["a", "b", "c"] and len(fig.axes) == 4
+    plt.close(fig)
+    with pytest.raises(ValueError, match="at least one"):
+        plots.plot_forward_process({})
+    with pytest.raises(ValueError, match=r"panels\['a'\] must have shape"):
+        plots.plot_forward_process({"a": points[:, :1]})
+    null = rng.uniform(1e-3, 1e-2, size=100)
+    fig = plots.plot_samples_and_null(points, points, null, {"x": 5e-3, "y": 10.0})
+    assert figure_problems(fig) == []
+    assert fig.axes[1].get_xscale() == "log"  # values span more than two decades
+    labels = [line.get_label() for line in fig.axes[1].get_lines()]
+    assert labels == ["observed: x", "observed: y"]
+    plt.close(fig)
+    fig = plots.plot_samples_and_null(points, points, null, {"x": 5e-3})
+    assert fig.axes[1].get_xscale() == "linear"
+    plt.close(fig)
+    with pytest.raises(ValueError, match="null must be"):
+        plots.plot_samples_and_null(points, points, [], {"x": 1.0})
+    with pytest.raises(ValueError, match="observed must"):
+        plots.plot_samples_and_null(points, points, null, {})
+    with pytest.raises(ValueError, match="samples must have shape"):
+        plots.plot_samples_and_null(points, points[:, :1], null, {"x": 1.0})

@@ -2259,6 +2259,115 @@ def policy_cases() -> None:
     )
 
 
+def diffusion_cases() -> None:
+    from reparam import diffusion
+
+    schedule = diffusion.linear_schedule(10, 0.01, 0.3)
+    x0 = torch.zeros(3, 2)
+    steps = torch.tensor([1, 5, 10])
+
+    def zero_model(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(xt)
+
+    value(
+        "q_sample: float32 data at t = 1 (sqrt(1 - beta_1) x0 + sqrt(beta_1) eps)",
+        lambda: diffusion.q_sample(
+            schedule, t(1.0).reshape(1, 1), torch.tensor([1]), t(2.0).reshape(1, 1)
+        ),
+        lambda: torch.tensor([[math.sqrt(0.99) + 2 * math.sqrt(0.01)]]),
+        rtol=1e-6,
+    )
+    value(
+        "posterior: variance 0 at t = 1",
+        lambda: diffusion.posterior(schedule, x0[:1], x0[:1], torch.tensor([1]))[1],
+        lambda: torch.zeros(1, 1),
+    )
+    value(
+        "kl_weight: w_1 = 1 / (2 alpha_1) with sigma^2 = beta",
+        lambda: diffusion.kl_weight(schedule, torch.tensor([1])),
+        lambda: torch.tensor([1 / (2 * 0.99)], dtype=torch.float64),
+        rtol=1e-12,
+    )
+    check(
+        "ancestral_sample: float32 draws of a zero model, finite",
+        lambda: diffusion.ancestral_sample(
+            zero_model, schedule, 4, (2,), dtype=F32, generator=gen()
+        ),
+        lambda out: out.dtype == F32 and bool(torch.isfinite(out).all()),
+    )
+    error(
+        "q_sample: step 0",
+        lambda: diffusion.q_sample(schedule, x0, torch.tensor([0, 1, 2]), x0),
+        "t",
+    )
+    error(
+        "q_sample: step 11 of 10",
+        lambda: diffusion.q_sample(schedule, x0, torch.tensor([1, 2, 11]), x0),
+        "t",
+    )
+    error(
+        "q_sample: float steps", lambda: diffusion.q_sample(schedule, x0, t(1.0, 2.0, 3.0), x0), "t"
+    )
+    error(
+        "q_sample: noise of another shape",
+        lambda: diffusion.q_sample(schedule, x0, steps, torch.zeros(3, 1)),
+        "noise",
+    )
+    error(
+        "q_sample: NaN data", lambda: diffusion.q_sample(schedule, x0 * math.nan, steps, x0), "x0"
+    )
+    error("q_sample: not a schedule", lambda: diffusion.q_sample(0.1, x0, steps, x0), "schedule")
+    error(
+        "linear_schedule: beta_end 1", lambda: diffusion.linear_schedule(10, 0.1, 1.0), "beta_end"
+    )
+    error(
+        "linear_schedule: num_steps 0", lambda: diffusion.linear_schedule(0, 0.1, 0.2), "num_steps"
+    )
+    error(
+        "from_betas: a beta of 0", lambda: diffusion.NoiseSchedule.from_betas(t(0.0, 0.1)), "betas"
+    )
+    error("kl_weight: variance 0", lambda: diffusion.kl_weight(schedule, steps, 0.0), "variance")
+    error(
+        "noise_prediction_loss: unknown weighting",
+        lambda: diffusion.noise_prediction_loss(zero_model, x0, schedule, weighting="snr"),
+        "weighting",
+    )
+    error(
+        "noise_prediction_loss: model returns a number",
+        lambda: diffusion.noise_prediction_loss(lambda a, b: 0.0, x0, schedule),
+        "model",
+    )
+    error(
+        "ancestral_sample: event size 0",
+        lambda: diffusion.ancestral_sample(zero_model, schedule, 2, (0,)),
+        "event_shape",
+    )
+
+
+def twosample_cases() -> None:
+    from reparam.book import twosample
+
+    x = torch.randn(20, 2, generator=gen())
+    value(
+        "energy_distance: one-dimensional numpy-converted samples against scipy",
+        lambda: twosample.energy_distance(x[:, :1].double(), x[:, 1:].double()),
+        lambda: st.energy_distance(x[:, 0].double().numpy(), x[:, 1].double().numpy()) ** 2,
+        rtol=1e-10,
+    )
+    error("energy_distance: one point", lambda: twosample.energy_distance(x[:1], x), "x")
+    error(
+        "energy_distance: dimensions 2 and 3",
+        lambda: twosample.energy_distance(x, torch.zeros(4, 3)),
+        "dimension",
+    )
+    error("energy_distance: NaN point", lambda: twosample.energy_distance(x, x * math.nan), "y")
+    error(
+        "permutation_test: 0 permutations",
+        lambda: twosample.permutation_test(x, x, 0),
+        "num_permutations",
+    )
+
+
 def build_cases() -> list[Case]:
     """Fill :data:`CASES` (once) and return it. Run under torch's default dtype float32."""
     if not CASES:
@@ -2284,6 +2393,8 @@ def build_cases() -> list[Case]:
             mixture_cases,
             rejection_cases,
             policy_cases,
+            diffusion_cases,
+            twosample_cases,
         ):
             build()
     return CASES

@@ -61,6 +61,8 @@ MODULES = {
     "reparam.rejection": "rejection",
     "reparam.policy": "policy",
     "reparam.book.bandit": "bandit",
+    "reparam.diffusion": "diffusion",
+    "reparam.book.twosample": "twosample",
 }
 
 
