@@ -244,6 +244,11 @@ def test_shapes_dtypes_and_bad_input(schedule: D.NoiseSchedule) -> None:
         (lambda: D.noise_prediction_loss(lambda a, b: a, x0, schedule, weighting="x"), "weighting"),
         (lambda: D.noise_prediction_loss(lambda a, b: a[:, :1], x0, schedule), "model output"),
         (lambda: D.q_sample(schedule, x0, t, x0 * math.inf), "noise"),
+        (lambda: D.q_sample(schedule, x0, t, torch.zeros(3, 2, dtype=torch.long)), "noise"),
+        (
+            lambda: D.NoiseSchedule(schedule.betas, [0.5], schedule.alphas_cumprod),  # type: ignore[arg-type]
+            "alphas",
+        ),
         (lambda: D.q_sample(schedule, torch.zeros(0, 2), t[:0], torch.zeros(0, 2)), "x0"),
         (lambda: D.ancestral_sample(3, schedule, 2, (2,)), "model"),  # type: ignore[arg-type]
         (lambda: D.kl_weight(schedule, t, torch.ones(3, 1)), "variance"),
