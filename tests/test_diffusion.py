@@ -11,7 +11,7 @@ checks use standard errors computed here, |z| < 4.5.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -26,12 +26,7 @@ F64 = torch.float64
 Z_LIMIT = 4.5
 
 
-@pytest.fixture(autouse=True)
-def double_precision() -> Iterator[None]:
-    before = torch.get_default_dtype()
-    torch.set_default_dtype(F64)
-    yield
-    torch.set_default_dtype(before)
+pytestmark = pytest.mark.usefixtures("double_precision")
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -31,13 +31,8 @@ TAU = 0.2
 Z_LIMIT = 4.5
 
 
-@pytest.fixture(autouse=True)
-def double_precision() -> Iterator[None]:
-    """Numbers given to the package become float64 tensors here (the oracles are float64)."""
-    before = torch.get_default_dtype()
-    torch.set_default_dtype(F64)
-    yield
-    torch.set_default_dtype(before)
+# Numbers given to the package become float64 tensors here (the oracles are float64).
+pytestmark = pytest.mark.usefixtures("double_precision")
 
 
 def cost(action: torch.Tensor) -> torch.Tensor:
