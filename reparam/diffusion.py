@@ -110,13 +110,8 @@ class NoiseSchedule:
     @classmethod
     def from_betas(cls, betas: Tensor) -> NoiseSchedule:
         """The schedule of the given β_1, ..., β_T (a 1-d tensor, every entry in (0, 1))."""
+        # __post_init__ checks them (a non-empty 1-d tensor, every entry in (0, 1)).
         betas = check_tensor(betas, "betas", floating=True).detach().to(torch.float64)
-        if betas.dim() != 1 or betas.numel() == 0:
-            raise ValueError(
-                f"betas must be a non-empty 1-d tensor, got shape {tuple(betas.shape)}"
-            )
-        if not bool(((betas > 0) & (betas < 1)).all()):
-            raise ValueError("betas must lie strictly between 0 and 1")
         alphas = 1 - betas
         return cls(betas, alphas, torch.cumprod(alphas, 0))
 
