@@ -546,54 +546,34 @@ def test_every_tensor_created_follows_the_inputs_device() -> None:
         torch.set_default_device(None)
 
 
+def short_training(**overrides: Any) -> bandit.PolicyTraining:
+    """One step of :func:`bandit.train_policy` with small settings, some of them overridden."""
+    settings: dict[str, Any] = {
+        "gradient": policy.soft_pathwise_gradient,
+        "cost": cost,
+        "temperature": TAU,
+        "dim": 1,
+        "runs": 1,
+        "num_samples": 2,
+        "steps": 1,
+        "step_size": 0.1,
+        "generator": torch.Generator(),
+    }
+    settings.update(overrides)
+    gradient = settings.pop("gradient")
+    return bandit.train_policy(
+        gradient, settings.pop("cost"), settings.pop("temperature"), **settings
+    )
+
+
 @pytest.mark.parametrize(
     ("call", "name"),
     [
         (lambda: bandit.best_squashed_normal(cost, 0.0), "temperature"),
         (lambda: bandit.best_squashed_normal("f", TAU), "cost"),  # type: ignore[arg-type]
-        (
-            lambda: bandit.train_policy(
-                None,  # type: ignore[arg-type]
-                cost,
-                TAU,
-                dim=1,
-                runs=1,
-                num_samples=2,
-                steps=1,
-                step_size=0.1,
-                generator=torch.Generator(),
-            ),
-            "gradient",
-        ),
-        (
-            lambda: bandit.train_policy(
-                policy.soft_pathwise_gradient,
-                cost,
-                TAU,
-                dim=1,
-                runs=1,
-                num_samples=2,
-                steps=1,
-                step_size=0.1,
-                generator=torch.Generator(),
-                start=(0.0, -1.0),
-            ),
-            "start scale",
-        ),
-        (
-            lambda: bandit.train_policy(
-                policy.soft_pathwise_gradient,
-                cost,
-                TAU,
-                dim=0,
-                runs=1,
-                num_samples=2,
-                steps=1,
-                step_size=0.1,
-                generator=torch.Generator(),
-            ),
-            "dim",
-        ),
+        (lambda: short_training(gradient=None), "gradient"),
+        (lambda: short_training(start=(0.0, -1.0)), "start scale"),
+        (lambda: short_training(dim=0), "dim"),
         (
             lambda: bandit.steps_to_reach(
                 bandit.PolicyTraining(
