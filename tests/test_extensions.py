@@ -164,6 +164,47 @@ def test_parallel_kernels_share_the_cores() -> None:
     assert environ == {}
 
 
+def test_reading_batches_put_notebooks_first_and_shrink() -> None:
+    import parallel_read
+
+    names = [f"page{i}" for i in range(7)] + [f"nb{i:02d}" for i in range(17)]
+    batches = parallel_read.reading_batches(names, lambda name: name.startswith("nb"), 2)
+    flat = [name for batch in batches for name in batch]
+    assert flat == [f"nb{i:02d}" for i in range(17)] + [f"page{i}" for i in range(7)]
+    sizes = [len(batch) for batch in batches]
+    assert sizes == [6, 5, 4, 3, 2, 1, 1, 1, 1]  # ceil(left / 4) with 24, 18, 13, 9, 6, 4, ...
+    assert parallel_read.reading_batches([], lambda name: True, 2) == []
+    assert parallel_read.reading_batches(["a"], lambda name: False, 4) == [["a"]]
+
+
+def _record_start(args: tuple[str, str]) -> None:
+    import time
+
+    log, name = args
+    with open(log, "a") as handle:
+        handle.write(name + "\n")
+    time.sleep(0.15)
+
+
+@pytest.mark.parametrize("processes", [2, 3])
+def test_sphinx_starts_the_batches_in_the_order_given(tmp_path: Path, processes: int) -> None:
+    """The real scheduler (Sphinx's ParallelTasks, which the reading uses) starts batches
+    handed over in ``submission_order`` in the intended order: the first ``processes`` at
+    once, then one by one. Handed over in the intended order, it would not."""
+    import parallel_read
+    from sphinx.util.parallel import ParallelTasks
+
+    intended = [[f"b{i}"] for i in range(7)]
+    log = tmp_path / "starts.txt"
+    tasks = ParallelTasks(processes)
+    for batch in parallel_read.submission_order(intended, processes):
+        tasks.add_task(_record_start, (str(log), batch[0]))
+    tasks.join()
+    started = log.read_text().split()
+    assert sorted(started[:processes]) == [f"b{i}" for i in range(processes)]
+    assert started[processes:] == [f"b{i}" for i in range(processes, 7)]
+
+
 def test_pdf_parts_are_runs_of_whole_pages_of_similar_size() -> None:
     import itertools
     import random
@@ -201,3 +242,21 @@ def test_pdf_page_slug_matches_the_assembler() -> None:
     # ASSEMBLE: p.replace(/\.html$/, '').replace(/[^A-Za-z0-9_-]/g, '-')
     assert pdf_edition.page_slug("how-to-cite.html") == "how-to-cite"
     assert pdf_edition.page_slug("a b.c.html") == "a-b-c"
+
+
+def test_citations_find_the_plaintext_backend_without_scanning_packages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After book/_ext/fast_citations.py registers it, pybtex returns the same plain-text back
+    end without looking at the installed packages' entry points."""
+    import fast_citations
+    import pybtex.plugin
+    from pybtex.backends.plaintext import Backend
+
+    assert fast_citations.register_plaintext_backend() is Backend
+
+    def no_scan(**kwargs: object) -> None:
+        raise AssertionError(f"entry points scanned for {kwargs}")
+
+    monkeypatch.setattr(pybtex.plugin, "entry_points", no_scan)
+    assert pybtex.plugin.find_plugin("pybtex.backends", "plaintext") is Backend
