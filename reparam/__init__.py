@@ -22,6 +22,9 @@ Modules, one idea each:
   gradients for their weights, means and scales.
 - :mod:`reparam.rejection` — gradients through the Marsaglia–Tsang rejection sampler (RSVI)
   and the generalized reparameterization gradient (G-REP) for the Gamma distribution.
+- :mod:`reparam.flows` — normalizing flows as reparameterized samplers: planar layers as
+  ``torch.distributions`` transforms, a flow that draws and scores in one pass, and the
+  terms of its evidence lower bound.
 - :mod:`reparam.diffusion` — denoising diffusion: the forward process as a reparameterization,
   the posterior of one step, the evidence lower bound's terms as weighted errors in the noise,
   the noise-prediction loss and the ancestral sampler.
@@ -59,6 +62,7 @@ from reparam import (
     discrete,
     distributions,
     estimators,
+    flows,
     gaussian_identities,
     mixture,
     multisample,
@@ -105,6 +109,7 @@ __all__ = [
     "estimators",
     "exact_gradient",
     "exp_quadratic_cost",
+    "flows",
     "gauss_hermite_expectation",
     "gaussian_identities",
     "linear_cost",

@@ -169,3 +169,26 @@ def test_torch_draws_on_an_unsupported_device_with_a_generator_raise(
     with pytest.raises(ValueError, match=r"generator must be None .* on device meta"):
         estimator(torch.cos, normal, None, 4, generator=torch.Generator().manual_seed(0))
     estimator(torch.cos, normal, None, 4)  # no generator: torch's own draws on that device
+
+
+@pytest.mark.parametrize("strict_device", DEVICES, indirect=True)
+def test_flows_follow_their_parameters(strict_device: torch.device) -> None:
+    """Every tensor reparam.flows creates is on the flow's device (torch's default device is
+    ``meta`` meanwhile): draws, log-densities, the inverse, the ELBO terms and the exact
+    ELBO."""
+    from reparam import flows
+    from reparam.book.flows import Banana, exact_elbo
+
+    with torch.device(strict_device):
+        flow = flows.PlanarFlow(2, 3, generator=torch.Generator().manual_seed(0))
+    draws = flow.rsample_with_log_prob(5, generator=generator_on(strict_device))
+    terms = flows.elbo_terms(
+        Banana().log_unnormalized, flow, 5, generator=generator_on(strict_device)
+    )
+    layer = flow.transforms()[1]
+    inverse = layer.inv(draws.sample)
+    with torch.no_grad():
+        via_torch = flow.distribution().log_prob(draws.sample)
+    exact = exact_elbo(flow, Banana().log_unnormalized, degree=5)
+    for tensor in (draws.sample, draws.log_prob, terms, inverse, via_torch, exact):
+        assert tensor.device.type == strict_device.type

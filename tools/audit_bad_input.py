@@ -2368,6 +2368,89 @@ def twosample_cases() -> None:
     )
 
 
+def flow_cases() -> None:
+    from reparam import flows
+    from reparam.book.flows import Banana, exact_elbo, fit_flow
+
+    w, u = t(1.0, 0.0), t(-40.0, 2.0)
+    value(
+        "PlanarTransform: w'u = -40, log-det at tanh = 0 (w'û rounds to -1)",
+        lambda: flows.PlanarTransform(w, u, 0.0).log_abs_det_jacobian(
+            torch.zeros(1, 2), torch.zeros(1, 2)
+        ),
+        lambda: t(-40.0),
+        rtol=1e-6,
+    )
+    value(
+        "constrained_u: w = 0 keeps u",
+        lambda: flows.constrained_u(t(1.0, -2.0), t(0.0, 0.0)),
+        lambda: t(1.0, -2.0),
+    )
+    error(
+        "one_plus_slope: w'u = -1000 (softplus underflows)",
+        lambda: flows.one_plus_slope(t(-1000.0, 0.0), t(1.0, 0.0)),
+        "u",
+        "w",
+    )
+    error(
+        "constrained_u: subnormal w (û overflows)",
+        lambda: flows.constrained_u(t(0.0, 0.0, dtype=F64), t(0.0, 1e-320, dtype=F64)),
+        "u",
+        "w",
+    )
+    error(
+        "PlanarTransform: NaN u", lambda: flows.PlanarTransform(t(1.0, 0.0), t(NAN, 0.0), 0.0), "u"
+    )
+    error(
+        "PlanarTransform: w and u of different D",
+        lambda: flows.PlanarTransform(t(1.0), t(1.0, 2.0), 0.0),
+        "w",
+        "u",
+    )
+    error("PlanarTransform: infinite b", lambda: flows.PlanarTransform(t(1.0), t(1.0), INF), "b")
+    error("PlanarFlow: dim 0", lambda: flows.PlanarFlow(0, 2), "dim")
+    error("PlanarFlow: num_layers -1", lambda: flows.PlanarFlow(2, -1), "num_layers")
+    error(
+        "PlanarFlow: init_scale NaN", lambda: flows.PlanarFlow(2, 1, init_scale=NAN), "init_scale"
+    )
+    error("PlanarFlow: integer dtype", lambda: flows.PlanarFlow(2, 1, dtype=torch.int32), "dtype")
+    error(
+        "PlanarFlow.rsample_with_log_prob: num_samples 0",
+        lambda: flows.PlanarFlow(2, 1).rsample_with_log_prob(0),
+        "num_samples",
+    )
+    error(
+        "elbo_terms: target with the wrong shape",
+        lambda: flows.elbo_terms(lambda z: z, flows.PlanarFlow(2, 1), 3, generator=gen()),
+        "log_target",
+    )
+    error(
+        "elbo_terms: target -inf at a draw",
+        lambda: flows.elbo_terms(
+            lambda z: z[:, 0] * 0 - INF, flows.PlanarFlow(2, 1), 3, generator=gen()
+        ),
+        "log_target",
+    )
+    error("Banana: width -1", lambda: Banana(width=-1.0), "width")
+    error(
+        "exact_elbo: four dimensions",
+        lambda: exact_elbo(flows.PlanarFlow(4, 1), lambda z: -(z * z).sum(-1)),
+        "flow.dim",
+    )
+    error(
+        "fit_flow: learning_rate NaN",
+        lambda: fit_flow(
+            flows.PlanarFlow(2, 1),
+            Banana().log_unnormalized,
+            steps=1,
+            num_samples=2,
+            learning_rate=NAN,
+            generator=gen(),
+        ),
+        "learning_rate",
+    )
+
+
 def build_cases() -> list[Case]:
     """Fill :data:`CASES` (once) and return it. Run under torch's default dtype float32."""
     if not CASES:
@@ -2395,6 +2478,7 @@ def build_cases() -> list[Case]:
             policy_cases,
             diffusion_cases,
             twosample_cases,
+            flow_cases,
         ):
             build()
     return CASES

@@ -63,6 +63,8 @@ MODULES = {
     "reparam.book.bandit": "bandit",
     "reparam.diffusion": "diffusion",
     "reparam.book.twosample": "twosample",
+    "reparam.flows": "flows",
+    "reparam.book.flows": "book_flows",
 }
 
 
