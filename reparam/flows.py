@@ -49,6 +49,7 @@ from reparam._validation import (
     check_finite,
     check_floating_dtype,
     check_generator,
+    check_instance,
     check_num_samples,
     check_real,
     check_tensor,
@@ -63,9 +64,23 @@ __all__ = [
     "elbo_terms",
     "log_det_planar",
     "one_plus_slope",
+    "target_values",
 ]
 
 _HALF_LOG_TWO_PI = 0.9189385332046727
+
+
+def _check_pair(u: Tensor, w: Tensor) -> tuple[Tensor, Tensor]:
+    """``u`` and ``w`` as floating tensors with the same last dimension D."""
+    u = check_tensor(u, "u", floating=True)
+    w = check_tensor(w, "w", floating=True)
+    if u.dim() == 0 or w.dim() == 0 or u.shape[-1] != w.shape[-1]:
+        raise ValueError(
+            "w and u must have the same last dimension D (the event), got shapes "
+            f"{tuple(w.shape)} and {tuple(u.shape)}"
+        )
+    check_broadcast(w=w.shape[:-1], u=u.shape[:-1])
+    return u, w
 
 
 def _softplus(x: Tensor) -> Tensor:
@@ -90,6 +105,7 @@ def constrained_u(u: Tensor, w: Tensor) -> Tensor:
         where it overflows the dtype (‖w‖ near 1e-308 in double precision) that
         is a ``ValueError`` naming u and w.
     """
+    u, w = _check_pair(u, w)
     dot = (w * u).sum(-1, keepdim=True)
     # w / ‖w‖² as (w/s) / (‖w/s‖² s), s = max|w_d|: a tiny w must not underflow
     # ‖w‖² to 0. Where w = 0 the correction is 0/0; divide by 1 there instead.
@@ -100,8 +116,10 @@ def constrained_u(u: Tensor, w: Tensor) -> Tensor:
     norm2 = torch.where(largest > 0, norm2, torch.ones_like(norm2))
     u_hat = u + (_softplus(dot) - 1 - dot) * unit / (norm2 * safe)
     if not bool(torch.isfinite(u_hat).all()):
+        check_finite(u.detach(), "u")
+        check_finite(w.detach(), "w")
         # û grows like 1/|w| as w -> 0 with w'u held: past the dtype's range
-        smallest = float(w.abs()[w != 0].min())
+        smallest = float(w.detach().abs()[w != 0].min())
         raise ValueError(
             "u and w must give a finite û = u + (m(w'u) - w'u) w/|w|^2, got an "
             f"overflow (smallest nonzero |w| entry {smallest:g})"
@@ -118,9 +136,12 @@ def one_plus_slope(u: Tensor, w: Tensor) -> Tensor:
     ``ValueError`` naming u and w, never an infinite log-density. Shape: the broadcast batch
     shape of ``u`` and ``w`` (without the last dimension).
     """
+    u, w = _check_pair(u, w)
     dot = (w * u).sum(-1)
     result = torch.where(w.abs().amax(-1) > 0, _softplus(dot), torch.ones_like(dot))
-    if bool((result == 0).any()):
+    if not bool((torch.isfinite(dot) & (result > 0)).all()):
+        check_finite(u.detach(), "u")
+        check_finite(w.detach(), "w")
         worst = float(dot.detach().min())
         raise ValueError(
             "u and w must keep 1 + w'û = softplus(w'u) above 0 in "
@@ -138,9 +159,14 @@ def log_det_planar(tanh: Tensor, one_plus: Tensor) -> Tensor:
     return torch.log(square + (1 - square) * one_plus)
 
 
-def _bisection_steps(dtype: torch.dtype) -> int:
-    # Halving an interval of width 2|wᵀû| this often leaves it below the dtype's resolution.
-    return round(-math.log2(torch.finfo(dtype).eps)) + 12
+def _bisection_steps(dtype: torch.dtype, width: float) -> int:
+    # Halving an interval of width 2 max|wᵀû| this often leaves it below the dtype's
+    # resolution relative to max(1, width): the mantissa's bits, the bits of the width, margin.
+    return (
+        round(-math.log2(torch.finfo(dtype).eps))
+        + max(0, math.ceil(math.log2(max(width, 1.0))))
+        + 8
+    )
 
 
 class PlanarTransform(Transform):
@@ -149,8 +175,10 @@ class PlanarTransform(Transform):
     Acts on the last dimension (``event_dim`` 1). ``w`` and ``u`` have shape ``(..., D)``, ``b``
     shape ``(...)``; their batch shapes broadcast with the input's. ``u`` is unconstrained:
     the map uses :func:`constrained_u` (û), so it is invertible for every finite ``u``.
-    The inverse solves the increasing scalar equation a + (wᵀû) tanh(a + b) = wᵀy for
-    a = wᵀz by bisection on [wᵀy − c, wᵀy + c], c = abs(wᵀû), to the dtype's resolution.
+    The inverse solves the increasing scalar equation r + (wᵀû) tanh(r + b) = wᵀy for
+    r = wᵀz by bisection on [wᵀy − c, wᵀy + c], c = abs(wᵀû), to the dtype's resolution,
+    and a last Newton step carries the gradient (of the inverse, and so of
+    ``TransformedDistribution.log_prob``, in the points and the parameters).
 
     Args:
         w, u: floating-point tensors with the same last dimension D, finite.
@@ -191,24 +219,50 @@ class PlanarTransform(Transform):
         return (self.w * z).sum(-1) + self.b
 
     def _call(self, x: Tensor) -> Tensor:
+        self._check_event(x)
         return x + self.u_hat * torch.tanh(self._preactivation(x))[..., None]
 
     def _inverse(self, y: Tensor) -> Tensor:
+        self._check_event(y)
         u_hat = self.u_hat
-        slope = one_plus_slope(self.u, self.w) - 1  # > −1: a ↦ a + slope tanh(a + b) increases
+        slope = one_plus_slope(self.u, self.w) - 1  # > −1: r ↦ r + slope tanh(r + b) increases
         target = (self.w * y).sum(-1)
-        width = slope.abs().expand_as(target)
-        low, high = target - width, target + width
-        for _ in range(_bisection_steps(y.dtype)):
-            middle = (low + high) / 2
-            above = middle + slope * torch.tanh(middle + self.b) > target
-            high = torch.where(above, middle, high)
-            low = torch.where(above, low, middle)
-        a = (low + high) / 2
-        return y - u_hat * torch.tanh(a + self.b)[..., None]
+        # Bisection for r = wᵀz, without gradients (a gradient through its comparisons would
+        # be wrong) ...
+        with torch.no_grad():
+            width = slope.abs().expand_as(target)
+            low, high = target - width, target + width
+            steps = _bisection_steps(y.dtype, float(width.max()) if width.numel() else 1.0)
+            for _ in range(steps):
+                middle = (low + high) / 2
+                above = middle + slope * torch.tanh(middle + self.b) > target
+                high = torch.where(above, middle, high)
+                low = torch.where(above, low, middle)
+            r = (low + high) / 2
+        # ... then one Newton step with them: at the root it changes r by rounding only, and
+        # its derivative is the implicit-function gradient of r in y, w, u and b.
+        tanh = torch.tanh(r + self.b)
+        r = r - (r + slope * tanh - target) / (1 + slope * (1 - tanh * tanh))
+        return y - u_hat * torch.tanh(r + self.b)[..., None]
+
+    def _check_event(self, x: Tensor) -> None:
+        if x.dim() == 0 or x.shape[-1] != self.w.shape[-1]:
+            raise ValueError(
+                f"points must have the layer's dimension D = {self.w.shape[-1]} in their last "
+                f"axis, got shape {tuple(x.shape)}"
+            )
+
+    def forward_shape(self, shape: torch.Size) -> torch.Size:
+        """The shape of the image of points of ``shape``: broadcast with the parameters'."""
+        return torch.broadcast_shapes(shape, self.w.shape, self.u.shape, (*self.b.shape, 1))
+
+    def inverse_shape(self, shape: torch.Size) -> torch.Size:
+        """The shape of the preimage of points of ``shape``: as :meth:`forward_shape`."""
+        return self.forward_shape(shape)
 
     def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
         """log|1 + ûᵀψ(x)|, ψ(x) = tanh'(wᵀx + b) w; shape: ``x``'s without the last dim."""
+        self._check_event(x)
         tanh = torch.tanh(self._preactivation(x))
         return log_det_planar(tanh, one_plus_slope(self.u, self.w))
 
@@ -281,26 +335,61 @@ class PlanarFlow(nn.Module):
         """K, the number of planar layers."""
         return self.w.shape[0]
 
+    def _checked(self) -> None:
+        # A parameter made NaN or infinite (a diverged step) must not give NaN draws quietly.
+        for name in ("loc", "log_scale", "w", "u", "b"):
+            check_finite(getattr(self, name).detach(), name)
+
     def transforms(self) -> list[Transform]:
-        """The layers, from the current parameters: one ``AffineTransform`` (μ + σ ⊙ ε), then
-        K :class:`PlanarTransform`. Build them anew after each parameter update."""
-        layers: list[Transform] = [AffineTransform(self.loc, self.log_scale.exp(), event_dim=1)]
-        layers += [PlanarTransform(self.w[k], self.u[k], self.b[k]) for k in range(self.num_layers)]
+        """The layers, from the parameters as they are now: one ``AffineTransform``
+        (μ + σ ⊙ ε), then K :class:`PlanarTransform`. Each holds a copy (kept in the autograd
+        graph), so the list describes one state of the flow: build it anew after an update."""
+        self._checked()
+        scale = self.log_scale.exp()
+        layers: list[Transform] = [AffineTransform(self.loc.clone(), scale, event_dim=1)]
+        w, u, b = self.w.clone(), self.u.clone(), self.b.clone()
+        layers += [PlanarTransform(w[k], u[k], b[k]) for k in range(self.num_layers)]
         return layers
 
     def distribution(self) -> TransformedDistribution:
-        """q as a ``torch.distributions.TransformedDistribution`` (event shape ``(D,)``): its
-        ``log_prob`` inverts the layers, its ``rsample`` draws with torch's global generator."""
+        """q as a ``torch.distributions.TransformedDistribution`` (event shape ``(D,)``) at the
+        parameters' current values: its ``log_prob`` inverts the layers (differentiably), its
+        ``rsample`` draws with torch's global generator."""
         zeros = torch.zeros_like(self.loc.detach())
         base = Independent(Normal(zeros, torch.ones_like(zeros)), 1)
         return TransformedDistribution(base, self.transforms())
 
+    def forward(self, noise: Tensor) -> tuple[Tensor, Tensor]:
+        """Push ``noise`` ε of shape ``(..., D)`` through the flow: returns z = g(ε; θ) and
+        log q(z), of shapes ``(..., D)`` and ``(...)``, computed in one pass (no inverse):
+
+        log q(z_K) = log N(ε; 0, I) − Σ_d log σ_d − Σ_k log|1 + ûₖᵀψₖ(z_{k−1})|.
+        """
+        noise = check_tensor(noise, "noise", floating=True)
+        if noise.dim() == 0 or noise.shape[-1] != self.dim:
+            raise ValueError(
+                f"noise must have the flow's dimension D = {self.dim} in its last axis, "
+                f"got shape {tuple(noise.shape)}"
+            )
+        self._checked()
+        z = self.loc + self.log_scale.exp() * noise
+        log_prob = -(noise * noise).sum(-1) / 2 - self.dim * _HALF_LOG_TWO_PI
+        log_prob = log_prob - self.log_scale.sum()
+        # The planar layers written out: the maps and log-determinants of
+        # PlanarTransform, with û and 1 + wᵀû for all layers at once and tanh
+        # once per layer (tests hold the two together, and to autograd).
+        u_hat = constrained_u(self.u, self.w)
+        one_plus = one_plus_slope(self.u, self.w)
+        for k in range(self.num_layers):
+            tanh = torch.tanh(z @ self.w[k] + self.b[k])
+            z = z + tanh[..., None] * u_hat[k]
+            log_prob = log_prob - log_det_planar(tanh, one_plus[k])
+        return z, log_prob
+
     def rsample_with_log_prob(
         self, num_samples: int, *, generator: torch.Generator | None = None
     ) -> FlowSample:
-        """Draw ``num_samples`` points and their log q in one pass (no inverse).
-
-        log q(z_K) = log N(ε; 0, I) − Σ_d log σ_d − Σ_k log|1 + ûₖᵀψₖ(z_{k−1})|.
+        """Draw ``num_samples`` points and their log q in one pass (see :meth:`forward`).
 
         Returns:
             :class:`FlowSample`: ``noise`` and ``sample`` of shape ``(N, D)``,
@@ -312,19 +401,28 @@ class PlanarFlow(nn.Module):
             (num_samples, self.dim), generator=generator, dtype=self.loc.dtype,
             device=self.loc.device,
         )  # fmt: skip
-        z = self.loc + self.log_scale.exp() * noise
-        log_prob = -(noise * noise).sum(-1) / 2 - self.dim * _HALF_LOG_TWO_PI
-        log_prob = log_prob - self.log_scale.sum()
-        # The planar layers written out: the maps and log-determinants of
-        # PlanarTransform, with û and 1 + wᵀû for all layers at once and tanh
-        # once per layer (tests hold the two together, and to autograd).
-        u_hat = constrained_u(self.u, self.w)
-        one_plus = one_plus_slope(self.u, self.w)
-        for k in range(self.num_layers):
-            tanh = torch.tanh(z @ self.w[k] + self.b[k])
-            z = z + tanh[:, None] * u_hat[k]
-            log_prob = log_prob - log_det_planar(tanh, one_plus[k])
-        return FlowSample(noise=noise, sample=z, log_prob=log_prob)
+        sample, log_prob = self(noise)
+        return FlowSample(noise=noise, sample=sample, log_prob=log_prob)
+
+
+def target_values(log_target: Callable[[Tensor], Tensor], z: Tensor) -> Tensor:
+    """log p̃ at points ``z`` of shape ``(..., D)``, checked: a tensor of shape ``(...)``,
+    finite everywhere (an error names the first bad point)."""
+    check_callable(log_target, "log_target")
+    log_p = log_target(z)
+    if not isinstance(log_p, Tensor) or log_p.shape != z.shape[:-1]:
+        got = tuple(log_p.shape) if isinstance(log_p, Tensor) else type(log_p).__name__
+        raise ValueError(
+            f"log_target must map points of shape (N, D) to a tensor of shape (N,), got {got}"
+        )
+    bad = ~torch.isfinite(log_p.detach())
+    if bool(bad.any()):
+        first = tuple(int(i) for i in bad.nonzero()[0])
+        raise ValueError(
+            f"log_target must be finite at every point, got {log_p[first].item()} at "
+            f"z = {z[first].tolist()}"
+        )
+    return log_p
 
 
 def elbo_terms(
@@ -350,19 +448,8 @@ def elbo_terms(
     Returns:
         Tensor of shape ``(N,)``. A non-finite log p̃ is an error, naming the first bad draw.
     """
+    check_instance(flow, "flow", PlanarFlow, "a reparam.flows.PlanarFlow")
     check_callable(log_target, "log_target")
     draws = flow.rsample_with_log_prob(num_samples, generator=generator)
-    log_p = log_target(draws.sample)
-    if not isinstance(log_p, Tensor) or log_p.shape != draws.log_prob.shape:
-        got = tuple(log_p.shape) if isinstance(log_p, Tensor) else type(log_p).__name__
-        raise ValueError(
-            f"log_target must map points of shape (N, D) to a tensor of shape (N,), got {got}"
-        )
-    bad = ~torch.isfinite(log_p)
-    if bool(bad.any()):
-        first = int(bad.nonzero()[0, 0])
-        raise ValueError(
-            f"log_target must be finite at every draw, got {log_p[first].item()} at "
-            f"z = {draws.sample[first].tolist()}"
-        )
+    log_p = target_values(log_target, draws.sample)
     return log_p - draws.log_prob
