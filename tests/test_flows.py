@@ -472,7 +472,7 @@ def test_elbo_terms_name_a_bad_target(log_target: object, name: str, error: type
         flows.elbo_terms(log_target, flow, 4, generator=gen(24))  # type: ignore[arg-type]
     if callable(log_target):  # the exact bound checks the target the same way
         with pytest.raises(error, match=name.replace("4, 2", "9, 2")):
-            exact_elbo(flow, log_target, degree=3)  # type: ignore[arg-type]
+            exact_elbo(flow, log_target, degree=3)
 
 
 def test_elbo_terms_want_a_flow() -> None:
