@@ -196,7 +196,11 @@ def test_layer_broadcasts_a_batch_of_parameters() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message", "error"),
     [
-        ({"w": torch.ones(2), "u": torch.ones(3), "b": 0.0}, "^w and u", ValueError),
+        (
+            {"w": torch.ones(2), "u": torch.ones(3), "b": 0.0},
+            "^w and u .* dimension D ",
+            ValueError,
+        ),
         ({"w": torch.tensor(1.0), "u": torch.tensor(1.0), "b": 0.0}, "^w and u", ValueError),
         ({"w": torch.ones(2), "u": torch.tensor([1.0, math.nan]), "b": 0.0}, r"^u\b", ValueError),
         ({"w": torch.tensor([math.inf, 0.0]), "u": torch.ones(2), "b": 0.0}, r"^w\b", ValueError),
@@ -556,6 +560,9 @@ def test_exact_elbo_keeps_the_flows_precision_and_warns_nothing() -> None:
 def test_exact_elbo_refuses_a_large_dimension() -> None:
     with pytest.raises(ValueError, match=r"flow\.dim"):
         exact_elbo(flows.PlanarFlow(4, 1), lambda z: -(z * z).sum(-1))
+    for degree in (0, 251):
+        with pytest.raises(ValueError, match=r"^degree must be"):
+            exact_elbo(flows.PlanarFlow(2, 1), lambda z: -(z * z).sum(-1), degree=degree)
 
 
 def test_fit_flow_finds_a_gaussian_target() -> None:
