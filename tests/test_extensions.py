@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 
@@ -247,16 +248,57 @@ def test_pdf_page_slug_matches_the_assembler() -> None:
 def test_citations_find_the_plaintext_backend_without_scanning_packages(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """After book/_ext/fast_citations.py registers it, pybtex returns the same plain-text back
+    """After book/_ext/fast_references.py registers it, pybtex returns the same plain-text back
     end without looking at the installed packages' entry points."""
-    import fast_citations
+    import fast_references
     import pybtex.plugin
     from pybtex.backends.plaintext import Backend
 
-    assert fast_citations.register_plaintext_backend() is Backend
+    assert fast_references.register_plaintext_backend() is Backend
 
     def no_scan(**kwargs: object) -> None:
         raise AssertionError(f"entry points scanned for {kwargs}")
 
     monkeypatch.setattr(pybtex.plugin, "entry_points", no_scan)
     assert pybtex.plugin.find_plugin("pybtex.backends", "plaintext") is Backend
+
+
+def test_figure_numbers_read_each_page_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """book/_ext/fast_references.py: three {numref}s to a table on another page give the same
+    numbers as Sphinx's own resolution, and that page's doctree is read once for all three,
+    not once per reference."""
+    from sphinx.application import Sphinx
+    from sphinx.environment import BuildEnvironment
+
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "conf.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(ROOT / 'book' / '_ext')!r})\n"
+        "extensions = ['fast_references']\nnumfig = True\n"
+    )
+    (source / "index.rst").write_text("Home\n====\n\n.. toctree::\n\n   a\n   b\n")
+    table = ".. list-table:: Costs\n   :name: tab-costs\n\n   * - x\n     - y\n"
+    (source / "a.rst").write_text("A\n=\n\n" + table)
+    (source / "b.rst").write_text("B\n=\n\n" + " ".join([":numref:`tab-costs`"] * 3) + "\n")
+    reads: list[str] = []
+    original = BuildEnvironment.get_doctree
+
+    def counting(self: BuildEnvironment, docname: str) -> object:
+        reads.append(docname)
+        return original(self, docname)
+
+    monkeypatch.setattr(BuildEnvironment, "get_doctree", counting)
+    warnings = io.StringIO()
+    # (Not warningiserror: a second Sphinx in one process warns that docutils' node classes
+    # are registered again; the pages' own warnings are checked below.)
+    app = Sphinx(
+        str(source), str(source), str(tmp_path / "out"), str(tmp_path / "doctrees"), "html",
+        status=None, warning=warnings, freshenv=True,
+    )  # fmt: skip
+    app.build()
+    assert not [line for line in warnings.getvalue().splitlines() if ".rst" in line]
+    page = (tmp_path / "out" / "b.html").read_text()
+    assert page.count("Table 1") == 3
+    assert reads.count("a") <= 2  # once to write a.html, once for the numbering (not 1 + 3)
