@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import subprocess
 import sys
 from pathlib import Path
 
@@ -302,3 +303,32 @@ def test_figure_numbers_read_each_page_once(
     page = (tmp_path / "out" / "b.html").read_text()
     assert page.count("Table 1") == 3
     assert reads.count("a") <= 2  # once to write a.html, once for the numbering (not 1 + 3)
+
+
+def test_the_heap_is_frozen_only_at_exit() -> None:
+    """book/_ext/parallel_read.py freezes the heap (so that the interpreter's last collection
+    skips the build's objects) from an exit handler, never during a build."""
+    import gc
+
+    import parallel_read
+
+    before = gc.get_freeze_count()
+    parallel_read.freeze_heap_at_exit()
+    try:
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()
+    # In a process that loads the extension, the heap is frozen once the process exits: a
+    # handler registered before the extension's runs after it (last in, first out).
+    script = (
+        "import atexit, gc, sys\n"
+        f"sys.path.insert(0, {str(ROOT / 'book' / '_ext')!r})\n"
+        "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
+        "import parallel_read\n"
+        "class App:\n"
+        "    def connect(self, *args): pass\n"
+        "parallel_read.setup(App())\n"
+        "print('frozen during the build:', gc.get_freeze_count() > 0)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.stdout.split("\n")[:2] == ["frozen during the build: False", "frozen at exit: True"]
