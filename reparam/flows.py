@@ -360,16 +360,18 @@ class PlanarFlow(nn.Module):
         return TransformedDistribution(base, self.transforms())
 
     def forward(self, noise: Tensor) -> tuple[Tensor, Tensor]:
-        """Push ``noise`` ε of shape ``(..., D)`` through the flow: returns z = g(ε; θ) and
-        log q(z), of shapes ``(..., D)`` and ``(...)``, computed in one pass (no inverse):
+        """Push ``noise`` ε, shape ``(..., D)``, through the flow: returns
+        z = g(ε; θ) and log q(z), shapes ``(..., D)`` and ``(...)``, in one pass
+        (no inverse), by the change of variables once per layer:
 
-        log q(z_K) = log N(ε; 0, I) − Σ_d log σ_d − Σ_k log|1 + ûₖᵀψₖ(z_{k−1})|.
+        log q(z_K) = log N(ε; 0, I) − Σ_d log σ_d
+                     − Σ_k log|1 + ûₖᵀψₖ(z_{k−1})|.
         """
         noise = check_tensor(noise, "noise", floating=True)
         if noise.dim() == 0 or noise.shape[-1] != self.dim:
             raise ValueError(
-                f"noise must have the flow's dimension D = {self.dim} in its last axis, "
-                f"got shape {tuple(noise.shape)}"
+                f"noise must have the flow's dimension D = {self.dim} in its "
+                f"last axis, got shape {tuple(noise.shape)}"
             )
         self._checked()
         z = self.loc + self.log_scale.exp() * noise
@@ -389,7 +391,7 @@ class PlanarFlow(nn.Module):
     def rsample_with_log_prob(
         self, num_samples: int, *, generator: torch.Generator | None = None
     ) -> FlowSample:
-        """Draw ``num_samples`` points and their log q in one pass (see :meth:`forward`).
+        """Draw ``num_samples`` points and their log q (see :meth:`forward`).
 
         Returns:
             :class:`FlowSample`: ``noise`` and ``sample`` of shape ``(N, D)``,
